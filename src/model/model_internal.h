@@ -1,0 +1,112 @@
+/*
+ * The parsed model: a plain, validated mirror of a LightGBM text model file.
+ *
+ * Shared (read-only) by the engine modules model/, predict/ and explain/; no
+ * other module includes this header. Everything here is owned by the ts_model
+ * and freed by ts_model_free. After ts_model_load_* returns, the loader has
+ * checked every invariant documented below, so readers need not re-check them.
+ */
+#ifndef TS_MODEL_INTERNAL_H
+#define TS_MODEL_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "treeserve/model.h"
+
+/* decision_type bits, as in LightGBM's include/LightGBM/tree.h. */
+#define TS_DT_CATEGORICAL 1
+#define TS_DT_DEFAULT_LEFT 2
+#define TS_DT_MISSING_SHIFT 2
+#define TS_DT_MISSING_MASK 3
+enum { TS_MISSING_NONE = 0, TS_MISSING_ZERO = 1, TS_MISSING_NAN = 2 };
+
+/* LightGBM's kZeroThreshold: |x| <= 1e-35f counts as zero. */
+#define TS_ZERO_THRESHOLD 1e-35
+
+/* One tree. Internal nodes are 0..num_leaves-2; a child index c >= 0 is an
+ * internal node, c < 0 is leaf ~c. A tree with num_leaves == 1 has no internal
+ * nodes (all per-node arrays are NULL) and its output is leaf_value[0].
+ * Invariants: every internal node except 0 has exactly one parent, node 0 is
+ * the root, every leaf is reached exactly once (no cycles, nothing unreachable),
+ * split_feature < num_features, categorical nodes have
+ * 0 <= (int)threshold < num_cat. */
+typedef struct ts_tree {
+  int num_leaves;
+  int num_cat;
+  double shrinkage;
+  bool is_linear;
+
+  /* per internal node [num_leaves - 1] */
+  int32_t *split_feature;
+  double *split_gain;
+  double *threshold;       /* numerical threshold, or category set index for categorical */
+  uint8_t *decision_type;
+  int32_t *left_child;
+  int32_t *right_child;
+  double *internal_value;
+  double *internal_weight;
+  double *internal_count;
+
+  /* per leaf [num_leaves] */
+  double *leaf_value;
+  double *leaf_weight;
+  double *leaf_count;
+
+  /* categorical sets: set s is the bitset cat_threshold[cat_boundaries[s] ..
+   * cat_boundaries[s+1]); category c is in the set iff bit (c % 32) of word
+   * (c / 32) is set. */
+  int32_t *cat_boundaries; /* [num_cat + 1] */
+  uint32_t *cat_threshold; /* [cat_boundaries[num_cat]] */
+
+  /* linear trees (is_linear): leaf l's output is leaf_const[l] +
+   * sum_k leaf_coeff[k] * x[leaf_features[k]] for k in
+   * [leaf_feat_begin[l], leaf_feat_begin[l+1]), or leaf_value[l] if any of those
+   * features is NaN. */
+  double *leaf_const;        /* [num_leaves] */
+  int32_t *leaf_feat_begin;  /* [num_leaves + 1] */
+  int32_t *leaf_features;    /* [leaf_feat_begin[num_leaves]] */
+  double *leaf_coeff;        /* [leaf_feat_begin[num_leaves]] */
+} ts_tree;
+
+/* pandas categorical column: the strings whose index is the category code. */
+typedef struct ts_pandas_column {
+  int num_categories;
+  char **categories; /* NUL-terminated UTF-8 strings */
+} ts_pandas_column;
+
+struct ts_model {
+  char version[16];
+  int num_class;             /* output columns */
+  int num_tree_per_iteration;
+  int label_index;
+  int max_feature_idx;
+  int num_features;          /* max_feature_idx + 1 */
+  bool average_output;
+
+  char *objective_line;      /* "" when the file has no objective line (custom) */
+  char objective_name[48];   /* first token, or "custom" */
+  ts_transform transform;
+  double sigmoid;            /* for SIGMOID / SIGMOID_OVA, else 1 */
+
+  char **feature_names;      /* [num_features], as stored */
+  char **feature_infos;      /* [num_features], as stored ("none", "[a:b]", "1:2:5") */
+  bool *feature_is_categorical; /* [num_features] */
+
+  int num_trees;
+  ts_tree *trees;            /* [num_trees], iteration-major, class inside iteration */
+
+  /* pandas_categorical: pandas_of_feature[i] indexes pandas_columns or is -1.
+   * The i-th categorical feature (in feature order) gets the i-th list. */
+  int num_pandas_columns;
+  ts_pandas_column *pandas_columns;
+  int32_t *pandas_of_feature;  /* [num_features] or NULL */
+
+  char *parameters_text;     /* the "parameters:" block verbatim, or NULL */
+  double *feature_importance; /* [num_features] split importances, 0 if absent */
+
+  ts_model_stats stats;
+};
+
+#endif
