@@ -16,6 +16,12 @@ typedef struct ts_command {
   int (*run)(int argc, char **argv);
 } ts_command;
 
+/* The subcommands, one file each (src/cli/cmd_NAME.c). */
+int ts_cmd_predict(int argc, char **argv);
+int ts_cmd_inspect(int argc, char **argv);
+int ts_cmd_bench(int argc, char **argv);
+int ts_cmd_serve(int argc, char **argv);
+
 /* The table of subcommands (main.c), terminated by a NULL name. */
 extern const ts_command ts_commands[];
 

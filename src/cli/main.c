@@ -9,6 +9,10 @@
 #endif
 
 const ts_command ts_commands[] = {
+    {"serve", "serve models over HTTP (Open Inference Protocol v2, records API)", ts_cmd_serve},
+    {"predict", "predict a CSV/JSON file of rows with a model", ts_cmd_predict},
+    {"inspect", "describe a model file", ts_cmd_inspect},
+    {"bench", "measure load time and prediction speed", ts_cmd_bench},
     {NULL, NULL, NULL},
 };
 

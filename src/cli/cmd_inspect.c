@@ -1,0 +1,12 @@
+/* treeserve inspect: placeholder until the subcommand lands (being written now). */
+#include <stdio.h>
+
+#include "cli/commands.h"
+
+
+int ts_cmd_inspect(int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  fprintf(stderr, "treeserve inspect: not available in this build yet\n");
+  return TS_EXIT_ERROR;
+}

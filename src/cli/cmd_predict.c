@@ -1,0 +1,12 @@
+/* treeserve predict: placeholder until the subcommand lands (being written now). */
+#include <stdio.h>
+
+#include "cli/commands.h"
+
+
+int ts_cmd_predict(int argc, char **argv) {
+  (void)argc;
+  (void)argv;
+  fprintf(stderr, "treeserve predict: not available in this build yet\n");
+  return TS_EXIT_ERROR;
+}
