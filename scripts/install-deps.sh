@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 # Build and run.
 PKGS_BUILD="gcc make pkg-config libmicrohttpd-dev libjsmn-dev"
 # Tests, fuzzers, benchmarks and the local stack.
-PKGS_TEST="libcmocka-dev clang libclang-rt-14-dev llvm python3 python3-yaml curl jq wrk nginx-light prometheus procps iproute2"
+PKGS_TEST="libcmocka-dev clang libclang-rt-14-dev llvm python3 python3-yaml curl jq wrk nginx-light prometheus procps iproute2 yamllint shellcheck"
 
 want="$PKGS_BUILD"
 [ "${1:-}" = "--build-only" ] || want="$want $PKGS_TEST"
