@@ -88,6 +88,7 @@ typedef enum ts_metrics_trigger {
 /* Settings for ts_metrics_create. Strings are copied. */
 typedef struct ts_metrics_config {
   const char *build_version; /* treeserve_build_info{version=...}; NULL -> "unknown" */
+  size_t max_render_bytes;   /* 0 = TS_METRICS_MAX_RENDER_BYTES (tests set it small) */
 } ts_metrics_config;
 
 /* One finished request, recorded with ts_metrics_request_end. */
@@ -163,7 +164,7 @@ void ts_metrics_set_models_ready(ts_metrics *m, long n);
  * "text/plain; version=0.0.4; charset=utf-8" (TS_METRICS_CONTENT_TYPE).
  * Thread-safe against recording threads (reads are relaxed atomic loads, so a
  * scrape sees each counter at some recent value). Errors: TS_ENOMEM,
- * TS_ELIMIT (over TS_METRICS_MAX_RENDER_BYTES). */
+ * TS_ELIMIT (over max_render_bytes). */
 int ts_metrics_render(ts_metrics *m, char **out, size_t *len, ts_error *err);
 #define TS_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
