@@ -22,8 +22,17 @@
 #define TS_DT_MISSING_MASK 3
 enum { TS_MISSING_NONE = 0, TS_MISSING_ZERO = 1, TS_MISSING_NAN = 2 };
 
-/* LightGBM's kZeroThreshold: |x| <= 1e-35f counts as zero. */
-#define TS_ZERO_THRESHOLD 1e-35
+/* LightGBM's kZeroThreshold: |x| <= 1e-35f counts as zero. It is a float
+ * constant compared in double, so its value is (double)1e-35f
+ * (1.0000000180025095e-35), not 1e-35. LightGBM's Python/C API also replaces
+ * every input value with |x| <= kZeroThreshold by 0.0 before predicting (dense
+ * rows are turned into sparse pairs); see ts__zero_clamp. */
+#define TS_ZERO_THRESHOLD ((double)1e-35f)
+
+/* The input value LightGBM's predictor actually sees for a raw input x. */
+static inline double ts__zero_clamp(double x) {
+  return (x >= -TS_ZERO_THRESHOLD && x <= TS_ZERO_THRESHOLD) ? 0.0 : x;
+}
 
 /* One tree. Internal nodes are 0..num_leaves-2; a child index c >= 0 is an
  * internal node, c < 0 is leaf ~c. A tree with num_leaves == 1 has no internal
@@ -37,6 +46,7 @@ typedef struct ts_tree {
   int num_cat;
   double shrinkage;
   bool is_linear;
+  int max_depth;           /* depth of the deepest leaf (0 for a single leaf) */
 
   /* per internal node [num_leaves - 1] */
   int32_t *split_feature;
@@ -49,7 +59,8 @@ typedef struct ts_tree {
   double *internal_weight;
   double *internal_count;
 
-  /* per leaf [num_leaves] */
+  /* per leaf [num_leaves]; leaf_count/internal_count hold integers (LightGBM
+   * parses them as int), split_gain is kept as written (LightGBM uses float). */
   double *leaf_value;
   double *leaf_weight;
   double *leaf_count;
@@ -73,7 +84,8 @@ typedef struct ts_tree {
 /* pandas categorical column: the strings whose index is the category code. */
 typedef struct ts_pandas_column {
   int num_categories;
-  char **categories; /* NUL-terminated UTF-8 strings */
+  char **categories; /* NUL-terminated UTF-8 strings (JSON numbers kept as text) */
+  bool numeric;      /* some categories were JSON numbers: match those by value */
 } ts_pandas_column;
 
 struct ts_model {
