@@ -1,0 +1,396 @@
+/*
+ * treeserve JSON reading (jsmn plus the checks jsmn leaves to its caller) and
+ * bounded writing. See json.h for the contract.
+ */
+#define JSMN_STATIC
+#define JSMN_STRICT
+#include <jsmn.h>
+
+#include "json/json.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/dtoa.h"
+
+/* ts_json_tok mirrors jsmntok_t so jsmn can fill our array directly. */
+_Static_assert(sizeof(ts_json_tok) == sizeof(jsmntok_t), "ts_json_tok layout");
+_Static_assert(offsetof(ts_json_tok, start) == offsetof(jsmntok_t, start), "start");
+_Static_assert(offsetof(ts_json_tok, end) == offsetof(jsmntok_t, end), "end");
+_Static_assert(offsetof(ts_json_tok, size) == offsetof(jsmntok_t, size), "size");
+_Static_assert((int)TS_JSON_OBJECT == (int)JSMN_OBJECT && (int)TS_JSON_PRIMITIVE == (int)JSMN_PRIMITIVE,
+               "token types");
+
+size_t ts_json_max_tokens_for(size_t len) { return len / 2 + 2; }
+
+/* Depth check before tokenizing: counts brackets outside strings. Also finds
+ * the first byte that can never appear in JSON outside a string (control
+ * characters other than whitespace). */
+static int check_depth(const char *s, size_t len, int max_depth, ts_error *err) {
+  int depth = 0;
+  bool in_str = false;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (in_str) {
+      if (c == '\\') i++;
+      else if (c == '"') in_str = false;
+      else if (c < 0x20) return ts_error_set(err, TS_EPARSE, "JSON: control character in string at byte %zu", i);
+      continue;
+    }
+    if (c == '"') in_str = true;
+    else if (c == '[' || c == '{') {
+      if (++depth > max_depth)
+        return ts_error_set(err, TS_ELIMIT, "JSON: nesting deeper than %d at byte %zu", max_depth, i);
+    } else if (c == ']' || c == '}') {
+      depth--;
+    }
+  }
+  return 0;
+}
+
+static bool is_number_text(const char *s, size_t n) {
+  size_t i = 0;
+  if (i < n && s[i] == '-') i++;
+  if (i >= n) return false;
+  if (s[i] == '0') i++;
+  else if (s[i] >= '1' && s[i] <= '9') while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+  else return false;
+  if (i < n && s[i] == '.') {
+    i++;
+    size_t d = i;
+    while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    if (i == d) return false;
+  }
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    i++;
+    if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+    size_t d = i;
+    while (i < n && s[i] >= '0' && s[i] <= '9') i++;
+    if (i == d) return false;
+  }
+  return i == n;
+}
+
+static bool primitive_ok(const char *s, size_t n) {
+  if (n == 4 && (!memcmp(s, "true", 4) || !memcmp(s, "null", 4))) return true;
+  if (n == 5 && !memcmp(s, "false", 5)) return true;
+  return is_number_text(s, n);
+}
+
+/* Checks what jsmn does not: every object child at an even position is a
+ * string key with exactly one value, and primitives are well formed. One pass
+ * over the tokens with an explicit stack bounded by the depth limit. */
+static int validate(const ts_json_doc *doc, int max_depth, ts_error *err) {
+  for (int i = 0; i < doc->ntok; i++) {
+    const ts_json_tok *t = &doc->toks[i];
+    if (t->type == TS_JSON_PRIMITIVE) {
+      if (!primitive_ok(doc->src + t->start, (size_t)(t->end - t->start)))
+        return ts_error_set(err, TS_EPARSE, "JSON: invalid value '%.*s' at byte %d",
+                            t->end - t->start > 40 ? 40 : t->end - t->start, doc->src + t->start, t->start);
+    } else if (t->type == TS_JSON_OBJECT) {
+      int k = i + 1;
+      for (int c = 0; c < t->size; c++) {
+        if (k >= doc->ntok || doc->toks[k].type != TS_JSON_STRING || doc->toks[k].size != 1)
+          return ts_error_set(err, TS_EPARSE, "JSON: object member without a string key and a value at byte %d",
+                              k < doc->ntok ? doc->toks[k].start : t->start);
+        k = ts_json_skip(doc, k);
+      }
+    } else if (t->type == TS_JSON_ARRAY) {
+      int k = i + 1;
+      for (int c = 0; c < t->size; c++) {
+        if (k >= doc->ntok || (doc->toks[k].type == TS_JSON_STRING && doc->toks[k].size != 0))
+          return ts_error_set(err, TS_EPARSE, "JSON: ':' inside an array at byte %d",
+                              k < doc->ntok ? doc->toks[k].start : t->start);
+        k = ts_json_skip(doc, k);
+      }
+    }
+  }
+  (void)max_depth;
+  return 0;
+}
+
+int ts_json_parse(ts_json_doc *doc, const char *src, size_t len, ts_json_tok *toks, int max_tokens,
+                  int max_depth, ts_error *err) {
+  doc->src = src;
+  doc->len = len;
+  doc->toks = toks;
+  doc->ntok = 0;
+  if (len > (size_t)0x7fffffff) return ts_error_set(err, TS_ELIMIT, "JSON: document of %zu bytes is too large", len);
+  int rc = check_depth(src, len, max_depth, err);
+  if (rc) return rc;
+  jsmn_parser p;
+  jsmn_init(&p);
+  int n = jsmn_parse(&p, src, len, (jsmntok_t *)toks, (unsigned)max_tokens);
+  if (n == JSMN_ERROR_NOMEM)
+    return ts_error_set(err, TS_ELIMIT, "JSON: more than %d tokens", max_tokens);
+  if (n == JSMN_ERROR_INVAL) return ts_error_set(err, TS_EPARSE, "JSON: invalid character at byte %u", p.pos);
+  if (n == JSMN_ERROR_PART) {
+    /* jsmn in strict mode cannot end a document on a bare number or literal;
+     * the API only takes objects and arrays, so say that. */
+    size_t i = 0;
+    while (i < len && (src[i] == ' ' || src[i] == '\t' || src[i] == '\r' || src[i] == '\n')) i++;
+    if (i < len && src[i] != '{' && src[i] != '[' && src[i] != '"')
+      return ts_error_set(err, TS_EPARSE, "JSON: the document must be an object or an array");
+    return ts_error_set(err, TS_EPARSE, "JSON: document ends early (%zu bytes)", len);
+  }
+  if (n <= 0) return ts_error_set(err, TS_EPARSE, "JSON: empty document");
+  doc->ntok = n;
+  /* Exactly one top-level value followed only by whitespace. */
+  int after = ts_json_skip(doc, 0);
+  if (after != n) return ts_error_set(err, TS_EPARSE, "JSON: more than one top-level value (byte %d)", toks[after].start);
+  for (size_t i = (size_t)(toks[0].type == TS_JSON_STRING ? toks[0].end + 1 : toks[0].end); i < len; i++) {
+    char c = src[i];
+    if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
+      return ts_error_set(err, TS_EPARSE, "JSON: unexpected '%c' after the document at byte %zu", c, i);
+  }
+  return validate(doc, max_depth, err);
+}
+
+int ts_json_skip(const ts_json_doc *doc, int i) {
+  /* Each token adds its children to the count still to visit; object keys
+   * have size 1 (their value), so the same rule covers objects and arrays. */
+  long pending = 1;
+  while (pending > 0 && i < doc->ntok) {
+    pending += doc->toks[i].size;
+    pending--;
+    i++;
+  }
+  return i;
+}
+
+bool ts_json_str_eq(const ts_json_doc *doc, int i, const char *s) {
+  const ts_json_tok *t = &doc->toks[i];
+  if (t->type != TS_JSON_STRING) return false;
+  size_t n = (size_t)(t->end - t->start);
+  const char *p = doc->src + t->start;
+  if (!memchr(p, '\\', n)) return strlen(s) == n && !memcmp(p, s, n);
+  char tmp[256];
+  size_t ulen;
+  if (n >= sizeof(tmp) || ts_json_unescape(doc, i, tmp, sizeof(tmp), &ulen)) return false;
+  return strlen(s) == ulen && !memcmp(tmp, s, ulen);
+}
+
+int ts_json_obj_get(const ts_json_doc *doc, int obj, const char *key) {
+  if (obj < 0 || obj >= doc->ntok || doc->toks[obj].type != TS_JSON_OBJECT) return -1;
+  int k = obj + 1;
+  for (int c = 0; c < doc->toks[obj].size; c++) {
+    if (ts_json_str_eq(doc, k, key)) return k + 1;
+    k = ts_json_skip(doc, k);
+  }
+  return -1;
+}
+
+bool ts_json_is_null(const ts_json_doc *doc, int i) {
+  const ts_json_tok *t = &doc->toks[i];
+  return t->type == TS_JSON_PRIMITIVE && doc->src[t->start] == 'n';
+}
+
+bool ts_json_is_bool(const ts_json_doc *doc, int i, bool *value) {
+  const ts_json_tok *t = &doc->toks[i];
+  if (t->type != TS_JSON_PRIMITIVE) return false;
+  char c = doc->src[t->start];
+  if (c != 't' && c != 'f') return false;
+  *value = c == 't';
+  return true;
+}
+
+int ts_json_number(const ts_json_doc *doc, int i, double *out) {
+  const ts_json_tok *t = &doc->toks[i];
+  if (t->type != TS_JSON_PRIMITIVE) return TS_ESHAPE;
+  char c = doc->src[t->start];
+  if (c == 't' || c == 'f' || c == 'n') return TS_ESHAPE;
+  /* validate() already checked the JSON grammar; ts_parse_double rounds
+   * correctly (TS_ELIMIT only for absurdly long digit strings). */
+  return ts_parse_double(doc->src + t->start, (size_t)(t->end - t->start), out) ? TS_ESHAPE : 0;
+}
+
+int ts_json_int(const ts_json_doc *doc, int i, int64_t lo, int64_t hi, int64_t *out) {
+  double v;
+  if (ts_json_number(doc, i, &v)) return TS_ESHAPE;
+  if (v != floor(v)) return TS_ESHAPE;
+  if (v < (double)lo || v > (double)hi) return TS_ELIMIT;
+  *out = (int64_t)v;
+  return 0;
+}
+
+static int hex4(const char *p, unsigned *out) {
+  unsigned v = 0;
+  for (int k = 0; k < 4; k++) {
+    char c = p[k];
+    v <<= 4;
+    if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
+    else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
+    else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
+    else return -1;
+  }
+  *out = v;
+  return 0;
+}
+
+int ts_json_unescape(const ts_json_doc *doc, int i, char *out, size_t cap, size_t *out_len) {
+  const ts_json_tok *t = &doc->toks[i];
+  if (t->type != TS_JSON_STRING) return TS_ESHAPE;
+  const char *p = doc->src + t->start, *e = doc->src + t->end;
+  size_t o = 0;
+  while (p < e) {
+    if (o + 4 > cap) return TS_ELIMIT;
+    if (*p != '\\') {
+      out[o++] = *p++;
+      continue;
+    }
+    if (p + 1 >= e) return TS_EPARSE;
+    char c = p[1];
+    p += 2;
+    switch (c) {
+      case '"': out[o++] = '"'; break;
+      case '\\': out[o++] = '\\'; break;
+      case '/': out[o++] = '/'; break;
+      case 'b': out[o++] = '\b'; break;
+      case 'f': out[o++] = '\f'; break;
+      case 'n': out[o++] = '\n'; break;
+      case 'r': out[o++] = '\r'; break;
+      case 't': out[o++] = '\t'; break;
+      case 'u': {
+        unsigned cp;
+        if (e - p < 4 || hex4(p, &cp)) return TS_EPARSE;
+        p += 4;
+        if (cp >= 0xD800 && cp <= 0xDBFF) {
+          unsigned lo;
+          if (e - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF)
+            return TS_EPARSE;
+          p += 6;
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+          return TS_EPARSE;
+        }
+        /* UTF-8 encoding is never longer than the 6 or 12 escaped bytes. */
+        if (cp < 0x80) out[o++] = (char)cp;
+        else if (cp < 0x800) {
+          out[o++] = (char)(0xC0 | (cp >> 6));
+          out[o++] = (char)(0x80 | (cp & 0x3F));
+        } else if (cp < 0x10000) {
+          out[o++] = (char)(0xE0 | (cp >> 12));
+          out[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+          out[o++] = (char)(0x80 | (cp & 0x3F));
+        } else {
+          out[o++] = (char)(0xF0 | (cp >> 18));
+          out[o++] = (char)(0x80 | ((cp >> 12) & 0x3F));
+          out[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
+          out[o++] = (char)(0x80 | (cp & 0x3F));
+        }
+        break;
+      }
+      default: return TS_EPARSE;
+    }
+  }
+  *out_len = o;
+  if (o < cap) out[o] = '\0';
+  return 0;
+}
+
+/* ---- writer ---- */
+
+void ts_jw_init(ts_jw *w, size_t max) {
+  memset(w, 0, sizeof(*w));
+  w->max = max;
+}
+
+void ts_jw_reset(ts_jw *w) {
+  w->len = 0;
+  w->failed = false;
+}
+
+void ts_jw_free(ts_jw *w) {
+  free(w->buf);
+  w->buf = NULL;
+  w->len = w->cap = 0;
+}
+
+bool ts_jw_reserve(ts_jw *w, size_t n) {
+  if (w->failed) return false;
+  if (n <= w->cap - w->len) return true;
+  if (n > w->max || w->len > w->max - n) {
+    w->failed = true;
+    return false;
+  }
+  size_t want = w->cap ? w->cap : 4096;
+  while (want - w->len < n) want *= 2;
+  if (want > w->max) want = w->max;
+  char *nb = realloc(w->buf, want);
+  if (!nb) {
+    w->failed = true;
+    return false;
+  }
+  w->buf = nb;
+  w->cap = want;
+  return true;
+}
+
+void ts_jw_raw(ts_jw *w, const char *s, size_t n) {
+  if (!ts_jw_reserve(w, n)) return;
+  memcpy(w->buf + w->len, s, n);
+  w->len += n;
+}
+
+void ts_jw_lit(ts_jw *w, const char *s) { ts_jw_raw(w, s, strlen(s)); }
+
+void ts_jw_char(ts_jw *w, char c) {
+  if (!ts_jw_reserve(w, 1)) return;
+  w->buf[w->len++] = c;
+}
+
+void ts_jw_str(ts_jw *w, const char *s, size_t n) {
+  /* Worst case every byte becomes \u00XX (6 bytes) plus the quotes. */
+  if (n > (SIZE_MAX - 2) / 6 || !ts_jw_reserve(w, n * 6 + 2)) {
+    w->failed = true;
+    return;
+  }
+  char *o = w->buf + w->len;
+  *o++ = '"';
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"' || c == '\\') {
+      *o++ = '\\';
+      *o++ = (char)c;
+    } else if (c < 0x20) {
+      static const char hexd[] = "0123456789abcdef";
+      *o++ = '\\';
+      *o++ = 'u';
+      *o++ = '0';
+      *o++ = '0';
+      *o++ = hexd[c >> 4];
+      *o++ = hexd[c & 15];
+    } else {
+      *o++ = (char)c;
+    }
+  }
+  *o++ = '"';
+  w->len = (size_t)(o - w->buf);
+}
+
+void ts_jw_cstr(ts_jw *w, const char *s) { ts_jw_str(w, s, strlen(s)); }
+
+void ts_jw_double(ts_jw *w, double v) {
+  if (!isfinite(v)) {
+    ts_jw_raw(w, "null", 4);
+    return;
+  }
+  if (!ts_jw_reserve(w, TS_DTOA_BUFSIZE)) return;
+  w->len += ts_dtoa(v, w->buf + w->len, TS_DTOA_BUFSIZE);
+}
+
+void ts_jw_int(ts_jw *w, int64_t v) {
+  if (!ts_jw_reserve(w, 24)) return;
+  char tmp[24];
+  int n = 0;
+  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+  do {
+    tmp[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0) w->buf[w->len++] = '-';
+  while (n) w->buf[w->len++] = tmp[--n];
+}
