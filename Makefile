@@ -88,3 +88,10 @@ run:
 
 test:
 	@bash scripts/test.sh
+
+# The whole architecture on one machine: 3 replicas behind nginx, scraped by
+# Prometheus (scripts/stack; `scripts/stack down` stops it). Docs: README "Local stack".
+.PHONY: stack
+stack:
+	@$(MAKE) -s all
+	@bash scripts/stack up
