@@ -2,7 +2,7 @@
  * treeserve bench: measures a model on an input file: load and compile time,
  * then rows/s and ns/row for single-row calls (ts_predict_rows with one row,
  * row after row), for a batch on one thread and a batch on all threads, and
- * the peak RSS. Each phase runs for about --seconds of wall time (at least one
+ * the peak RSS (--type contrib measures SHAP explanations the same way). Each phase runs for about --seconds of wall time (at least one
  * call or one whole batch). A benchmark prints numbers; it never fails on
  * speed. The batch outputs are compared with each other and with the
  * single-row outputs, so a fast wrong result cannot go unnoticed.
@@ -18,14 +18,16 @@
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "io/rows.h"
+#include "treeserve/explain.h"
 #include "treeserve/predict.h"
 
 #define TS_BENCH_MAX_THREADS 1024
 /* Single-row calls between two clock reads. */
 #define TS_BENCH_CLOCK_EVERY 64
 
-static const char *const k_types[] = {"value", "raw", "leaf", NULL};
-static const ts_predict_type k_type_values[] = {TS_PREDICT_VALUE, TS_PREDICT_RAW, TS_PREDICT_LEAF};
+static const char *const k_types[] = {"value", "raw", "leaf", "contrib", NULL};
+static const ts_predict_type k_type_values[] = {TS_PREDICT_VALUE, TS_PREDICT_RAW, TS_PREDICT_LEAF,
+                                                TS_PREDICT_CONTRIB};
 
 typedef struct phase {
   double rows_per_s;
@@ -48,6 +50,18 @@ static bool same_outputs(const double *a, const double *b, size_t n) {
   return true;
 }
 
+/* One prediction call: nthreads == 0 means the single-threaded entry point
+ * (ts_predict_rows / ts_explain_rows), otherwise the parallel one. */
+static int run_batch(const ts_forest *f, const ts_explainer *e, const ts_predict_opts *po,
+                     const double *X, size_t n, size_t stride, double *out, int nthreads,
+                     ts_error *err) {
+  if (e)
+    return nthreads ? ts_explain_rows_parallel(e, po, X, n, stride, out, nthreads, err)
+                    : ts_explain_rows(e, po, X, n, stride, out, err);
+  return nthreads ? ts_predict_rows_parallel(f, po, X, n, stride, out, nthreads, err)
+                  : ts_predict_rows(f, po, X, n, stride, out, err);
+}
+
 static void json_phase(FILE *f, const char *name, const phase *p) {
   fprintf(f, ",\"%s_rows_per_s\":", name);
   ts_cli_json_double(f, p->rows_per_s);
@@ -66,7 +80,7 @@ int ts_cmd_bench(int argc, char **argv) {
       {"input", TS_OPT_STR, &input_path, "X.csv", "rows: .csv with a header row, .json or .jsonl",
        true},
       {"json", TS_OPT_FLAG, &json, NULL, "print one JSON object instead of a table"},
-      {"type", TS_OPT_CHOICE, &type_idx, NULL, "value (default), raw or leaf",
+      {"type", TS_OPT_CHOICE, &type_idx, NULL, "value (default), raw, leaf or contrib (SHAP)",
        .choices = k_types},
       {"threads", TS_OPT_INT, &threads, "N", "threads of the all-threads batch; 0 = all cores",
        .imin = 0, .imax = TS_BENCH_MAX_THREADS},
@@ -94,6 +108,7 @@ int ts_cmd_bench(int argc, char **argv) {
   ts_predict_opts po = {k_type_values[type_idx], 0, 0};
   int nthreads = threads > 0 ? (int)threads : ts_cli_cores();
   ts_forest *forest = NULL;
+  ts_explainer *explainer = NULL;
   ts_rows rows = {0};
   double *out_single = NULL, *out_1 = NULL, *out_all = NULL;
   ts_error err = {0};
@@ -114,6 +129,10 @@ int ts_cmd_bench(int argc, char **argv) {
   double input_s = ts_cli_now() - t0;
   if (rows.nrows == 0) {
     fprintf(stderr, "treeserve bench: %s: no rows to predict\n", input_path);
+    goto out;
+  }
+  if (po.type == TS_PREDICT_CONTRIB && ts_explainer_build(forest, &explainer, &err) != 0) {
+    fprintf(stderr, "treeserve bench: %s: --type contrib: %s\n", model_path, err.msg);
     goto out;
   }
   long w = ts_predict_width(forest, &po);
@@ -139,8 +158,8 @@ int ts_cmd_bench(int argc, char **argv) {
   do {
     for (int k = 0; k < TS_BENCH_CLOCK_EVERY; k++, done++) {
       size_t r = done % n;
-      if (ts_predict_rows(forest, &po, rows.X + r * stride, 1, stride, out_single + r * width,
-                          &err) != 0) {
+      if (run_batch(forest, explainer, &po, rows.X + r * stride, 1, stride,
+                    out_single + r * width, 0, &err) != 0) {
         fprintf(stderr, "treeserve bench: %s: row %zu: %s\n", input_path, r + 1, err.msg);
         goto out;
       }
@@ -153,7 +172,7 @@ int ts_cmd_bench(int argc, char **argv) {
   done = 0;
   start = ts_cli_now();
   do {
-    if (ts_predict_rows(forest, &po, rows.X, n, stride, out_1, &err) != 0) {
+    if (run_batch(forest, explainer, &po, rows.X, n, stride, out_1, 0, &err) != 0) {
       fprintf(stderr, "treeserve bench: %s: %s\n", input_path, err.msg);
       goto out;
     }
@@ -166,7 +185,7 @@ int ts_cmd_bench(int argc, char **argv) {
   done = 0;
   start = ts_cli_now();
   do {
-    if (ts_predict_rows_parallel(forest, &po, rows.X, n, stride, out_all, nthreads, &err) != 0) {
+    if (run_batch(forest, explainer, &po, rows.X, n, stride, out_all, nthreads, &err) != 0) {
       fprintf(stderr, "treeserve bench: %s: %s\n", input_path, err.msg);
       goto out;
     }
@@ -235,6 +254,7 @@ out:
   free(out_1);
   free(out_all);
   ts_rows_free(&rows);
+  ts_explainer_free(explainer); /* before the forest it borrows */
   ts_forest_free(forest);
   return exit_code;
 }

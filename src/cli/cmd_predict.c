@@ -2,7 +2,7 @@
  * treeserve predict: predicts the rows of a CSV / JSON / JSONL file with a
  * model and writes one CSV line per row (no header), doubles in shortest
  * round-trip form, leaf indices as integers: the layouts of LightGBM's
- * predict() as in tests/golden (pred.csv, raw.csv, leaf.csv).
+ * predict() as in tests/golden (pred.csv, raw.csv, leaf.csv, contrib.csv).
  */
 #include <errno.h>
 #include <limits.h>
@@ -17,6 +17,7 @@
 #include "cli/cli_util.h"
 #include "cli/commands.h"
 #include "io/rows.h"
+#include "treeserve/explain.h"
 #include "treeserve/predict.h"
 
 /* Rows predicted per step: bounds the output buffer and paces the progress
@@ -26,8 +27,9 @@
 #define TS_PREDICT_PROGRESS_AFTER_S 1.0
 #define TS_CLI_MAX_THREADS 1024
 
-static const char *const k_types[] = {"value", "raw", "leaf", NULL};
-static const ts_predict_type k_type_values[] = {TS_PREDICT_VALUE, TS_PREDICT_RAW, TS_PREDICT_LEAF};
+static const char *const k_types[] = {"value", "raw", "leaf", "contrib", NULL};
+static const ts_predict_type k_type_values[] = {TS_PREDICT_VALUE, TS_PREDICT_RAW, TS_PREDICT_LEAF,
+                                                TS_PREDICT_CONTRIB};
 
 /* Writes rows [0, n) of width w from `out` as CSV lines. Returns 0 or -1 on a
  * write error (errno set). */
@@ -56,7 +58,7 @@ int ts_cmd_predict(int argc, char **argv) {
       {"output", TS_OPT_STR, &output_path, "OUT.csv", "write here instead of stdout"},
       {"type", TS_OPT_CHOICE, &type_idx, NULL,
        "value (default: objective's transform applied), raw (sum of trees), leaf (leaf index "
-       "per tree)",
+       "per tree), contrib (SHAP contributions)",
        .choices = k_types},
       {"start-iteration", TS_OPT_INT, &start_it, "N", "first iteration to use (default 0)",
        .imin = 0, .imax = INT_MAX},
@@ -74,8 +76,9 @@ int ts_cmd_predict(int argc, char **argv) {
       "NaN, NA, null (and pandas' other missing markers) are missing values. Strings are\n"
       "allowed in the model's pandas categorical columns.\n"
       "Output: CSV without header, one line per input row: num_class columns for value and\n"
-      "raw, one integer column per used tree for leaf (iteration-major). Doubles are written\n"
-      "in the shortest form that parses back to the same double.\n\n"
+      "raw, one integer column per used tree for leaf (iteration-major), and for contrib, per\n"
+      "class, one column per feature then the expected value ((features + 1) * num_class).\n"
+      "Doubles are written in the shortest form that parses back to the same double.\n\n"
       "example:\n"
       "  treeserve predict --model examples/models/binary/1/model.txt --input examples/binary.csv",
       opts,
@@ -85,6 +88,7 @@ int ts_cmd_predict(int argc, char **argv) {
 
   ts_predict_opts po = {k_type_values[type_idx], (int)start_it, (int)num_it};
   ts_forest *forest = NULL;
+  ts_explainer *explainer = NULL;
   ts_rows rows = {0};
   double *out = NULL;
   FILE *f = NULL;
@@ -100,6 +104,11 @@ int ts_cmd_predict(int argc, char **argv) {
   if (ts_cli_load_forest("predict", model_path, &forest, NULL, NULL) != 0) goto out;
   if (ts_rows_read_file(ts_forest_model(forest), input_path, NULL, &rows, &err) != 0) {
     fprintf(stderr, "treeserve predict: %s\n", err.msg);
+    goto out;
+  }
+  if (po.type == TS_PREDICT_CONTRIB &&
+      ts_explainer_build(forest, &explainer, &err) != 0) {
+    fprintf(stderr, "treeserve predict: %s: --type contrib: %s\n", model_path, err.msg);
     goto out;
   }
   long width = ts_predict_width(forest, &po);
@@ -131,8 +140,12 @@ int ts_cmd_predict(int argc, char **argv) {
   double t0 = ts_cli_now();
   for (size_t r0 = 0; r0 < rows.nrows; r0 += chunk) {
     size_t n = rows.nrows - r0 < chunk ? rows.nrows - r0 : chunk;
-    if (ts_predict_rows_parallel(forest, &po, rows.X + r0 * rows.ncols, n, rows.ncols, out,
-                                 (int)threads, &err) != 0) {
+    const double *X = rows.X + r0 * rows.ncols;
+    int prc = explainer ? ts_explain_rows_parallel(explainer, &po, X, n, rows.ncols, out,
+                                                   (int)threads, &err)
+                        : ts_predict_rows_parallel(forest, &po, X, n, rows.ncols, out,
+                                                   (int)threads, &err);
+    if (prc != 0) {
       fprintf(stderr, "treeserve predict: %s: rows %zu-%zu: %s\n", input_path, r0 + 1, r0 + n,
               err.msg);
       goto out;
@@ -162,6 +175,7 @@ out:
   }
   free(out);
   ts_rows_free(&rows);
+  ts_explainer_free(explainer); /* before the forest it borrows */
   ts_forest_free(forest);
   return exit_code;
 }

@@ -3,13 +3,14 @@
 root ($TREESERVE_SRC) and checks exit codes, messages, every flag of predict /
 inspect / bench, CSV edge cases (quoted fields, BOM, CRLF, no trailing newline,
 wrong column count, blank lines, column order), JSON and JSONL inputs, and that
-outputs reproduce tests/golden/<case>/{pred,raw,leaf}.csv.
+outputs reproduce tests/golden/<case>/{pred,raw,leaf,contrib}.csv.
 
 Comparison: every value is parsed as a float. raw and leaf must be identical;
 pred must be identical for the cases in EXACT_CASES and within 1e-15 relative
 elsewhere (the README of tests/golden allows a few ULP where the transform's
 arithmetic may differ). Each output field must also be the shortest string
-that round-trips (no longer than Python's repr of the same value).
+that round-trips (no longer than Python's repr of the same value). contrib
+must be within 1e-12 * max(1, |expected|), the bound of the SHAP unit tests.
 """
 import json
 import math
@@ -55,8 +56,9 @@ def same_float(a, b):
     return (math.isnan(a) and math.isnan(b)) or a == b and math.copysign(1, a) == math.copysign(1, b)
 
 
-def compare(out_text, expected_path, exact, label, rel=1e-15):
-    """Compares CSV output with an expected file, value by value."""
+def compare(out_text, expected_path, exact, label, rel=1e-15, floor=1e-300):
+    """Compares CSV output with an expected file, value by value: identical, or
+    |a - b| <= rel * max(|b|, floor)."""
     with open(expected_path) as f:
         want = parse_csv_floats(f.read())
     got = parse_csv_floats(out_text)
@@ -74,7 +76,7 @@ def compare(out_text, expected_path, exact, label, rel=1e-15):
             if exact:
                 check(False, f"{label}: line {i + 1}: {a!r} != {b!r}")
                 return False
-            d = abs(a - b) / max(abs(b), 1e-300)
+            d = abs(a - b) / max(abs(b), floor)
             worst = max(worst, d)
     check(worst <= rel, f"{label}: max relative difference {worst:g} > {rel:g}")
     return True
@@ -137,10 +139,30 @@ def test_golden():
     print(f"   {len(golden_cases())} cases")
 
 
+def test_contrib():
+    print("== predict --type contrib reproduces contrib.csv (within 1e-12, as the SHAP tests)")
+    n = 0
+    for case in golden_cases():
+        d = os.path.join(GOLDEN, case)
+        model, X = os.path.join(d, "model.txt"), os.path.join(d, "X.csv")
+        rc, out, err = run("predict", "--model", model, "--input", X, "--type", "contrib", *iter_flags(case))
+        if not os.path.exists(os.path.join(d, "contrib.csv")):
+            # linear trees: LightGBM has no SHAP for them, neither do we
+            check(rc == 1 and "model.txt" in err and "contrib" in err,
+                  f"{case}: --type contrib refused naming the model (exit {rc}, {err.strip()!r})")
+            continue
+        if rc != 0:
+            check(False, f"{case} --type contrib: exit {rc}: {err.strip()}")
+            continue
+        compare(out, os.path.join(d, "contrib.csv"), False, f"{case} contrib.csv", rel=1e-12, floor=1.0)
+        n += 1
+    check(n >= 40, f"contrib compared for {n} cases")
+
+
 def test_help_and_usage():
     print("== --help on every subcommand; usage errors exit 2 naming the problem")
     for cmd, flags in (("predict", ["--model", "--input", "--output", "--type", "--start-iteration",
-                                    "--num-iteration", "--threads"]),
+                                    "--num-iteration", "--threads", "contrib"]),
                        ("inspect", ["--model", "--json"]),
                        ("bench", ["--model", "--input", "--json", "--type", "--threads", "--seconds"])):
         rc, out, err = run(cmd, "--help")
@@ -452,6 +474,9 @@ def test_bench():
                        "--input", os.path.join(GOLDEN, "pandas_categorical", "records.json"),
                        "--seconds", "0.02", "--json", "--type", "leaf")
     check(rc == 0 and json.loads(out)["rows"] == 500, f"bench with JSON input ({err.strip()!r})")
+    rc, out, err = run("bench", "--model", m, "--input", X, "--seconds", "0.02", "--json", "--type", "contrib")
+    check(rc == 0 and json.loads(out)["type"] == "contrib" and json.loads(out)["outputs_identical"],
+          f"bench --type contrib ({err.strip()!r})")
 
 
 def main():
@@ -470,6 +495,7 @@ def main():
         test_inspect()
         test_bench()
         test_golden()
+        test_contrib()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"{checks} checks, {len(failures)} failed")
