@@ -198,8 +198,9 @@ int ts_repo_index(ts_repo *r, ts_repo_index_item **items, size_t *n, ts_error *e
  * unload. For a directory model the model folder is rescanned (it may be new).
  * Returns 0 when at least one version is serving afterwards.
  * Errors: TS_ENOTFOUND (invalid name, or no such model folder/--model entry),
- * other TS_E* codes from the load with its message (the old entries, if
- * any, keep serving). Serialized with reloads. */
+ * TS_EBUSY (nothing serving after the attempt; the message has the load
+ * error), TS_EIO/TS_ENOMEM (scan failed). Old entries, if any, keep serving.
+ * Serialized with reloads. */
 int ts_repo_load_model(ts_repo *r, const char *name, size_t name_len, ts_error *err);
 
 /* POST /v2/repository/models/{m}/unload: stops serving every version of
