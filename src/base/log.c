@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/dtoa.h"
 #include "treeserve/error.h"
 
 static _Atomic int g_level = TS_LOG_INFO;
@@ -206,9 +207,8 @@ static int put_field(line *l, const ts_log_field *f) {
       ok = put_str(l, "null"); /* JSON has no inf/nan */
       break;
     }
-    /* %.17g round-trips a double. */
-    k = snprintf(num, sizeof num, "%.17g", f->v.d);
-    ok = put_raw(l, num, (size_t)k);
+    /* Shortest text that round-trips: 0.001 rather than 0.0010000000000000000208. */
+    ok = put_raw(l, num, ts_dtoa(f->v.d, num, sizeof num));
     break;
   case TS_LOG_KBOOL:
     ok = put_str(l, f->v.b ? "true" : "false");

@@ -20,11 +20,11 @@ static void test_format_fields(void **state) {
   char buf[TS_LOG_LINE_MAX];
   ts_log_field f[] = {TS_LOG_S("model", "iris"), TS_LOG_I("version", -3), TS_LOG_U("bytes", 42),
                       TS_LOG_D("seconds", 0.25), TS_LOG_B("ok", true), TS_LOG_S("none", NULL),
-                      TS_LOG_D("inf", INFINITY)};
-  size_t n = ts_log_format(buf, sizeof buf, "T", TS_LOG_WARN, "model loaded", f, 7);
+                      TS_LOG_D("inf", INFINITY), TS_LOG_D("t", 0.001)};
+  size_t n = ts_log_format(buf, sizeof buf, "T", TS_LOG_WARN, "model loaded", f, 8);
   assert_string_equal(buf, "{\"ts\":\"T\",\"level\":\"warn\",\"msg\":\"model loaded\",\"model\":\"iris\","
                            "\"version\":-3,\"bytes\":42,\"seconds\":0.25,\"ok\":true,\"none\":null,"
-                           "\"inf\":null}\n");
+                           "\"inf\":null,\"t\":0.001}\n");
   assert_int_equal(n, strlen(buf));
 }
 
