@@ -107,7 +107,8 @@ int ts__explainer_build_model(const ts_model *m, ts_explainer **out, ts_error *e
   for (int i = 0; i < m->num_trees; i++) {
     ts__shap_tree *st = &e->trees[i];
     if (st->tree->num_leaves <= 1) continue;
-    const int n = points_for_depth(st->depth);
+    /* A leaf's integrand has degree (distinct features on its path) - 1. */
+    const int n = points_for_depth(st->unique_depth);
     if (e->rules[n].n == 0) {
       rc = ts__gauss_rule_init(&e->rules[n], n, err);
       if (rc) goto out;

@@ -46,7 +46,7 @@ static const double kZeroThreshold = (double)1e-35f;
 
 /* ------------------------------------------------------------------ decision */
 
-int ts__shap_decide(const ts_tree *t, int node, double fval) {
+static inline int decide(const ts_tree *t, int node, double fval) {
   const uint8_t dt = t->decision_type[node];
   if (dt & TS_DT_CATEGORICAL) {
     /* NaN, negative and (as x86's truncating conversion makes them INT_MIN)
@@ -70,6 +70,8 @@ int ts__shap_decide(const ts_tree *t, int node, double fval) {
   }
   return fval <= t->threshold[node] ? t->left_child[node] : t->right_child[node];
 }
+
+int ts__shap_decide(const ts_tree *t, int node, double fval) { return decide(t, node, fval); }
 
 /* ------------------------------------------------------------ Gauss-Legendre */
 
@@ -134,6 +136,35 @@ void ts__gauss_rule_free(ts__gauss_rule *r) {
 }
 
 /* ------------------------------------------------------------ per-tree data */
+
+/* Most distinct features on a path below `node`, `seen` of them already met
+ * above it. A feature is new at a node if no ancestor split on it; ancestors are
+ * found by walking the recursion's own chain. Recursion depth is the tree's
+ * depth, which the caller has already bounded by TS_EXPLAIN_MAX_DEPTH. */
+typedef struct anc {
+  const struct anc *up;
+  int feature;
+} anc;
+
+static int unique_below(const ts_tree *t, int node, int seen, const anc *up) {
+  if (node < 0) return seen;
+  const int f = t->split_feature[node];
+  int fresh = 1;
+  for (const anc *a = up; a; a = a->up) {
+    if (a->feature == f) {
+      fresh = 0;
+      break;
+    }
+  }
+  const anc me = {up, f};
+  const int l = unique_below(t, t->left_child[node], seen + fresh, &me);
+  const int r = unique_below(t, t->right_child[node], seen + fresh, &me);
+  return l > r ? l : r;
+}
+
+static int unique_depth(const ts_tree *t, int node, int seen) {
+  return unique_below(t, node, seen, NULL);
+}
 
 int ts__shap_tree_init(ts__shap_tree *st, const ts_tree *tree, int index, ts_error *err) {
   memset(st, 0, sizeof *st);
@@ -208,6 +239,7 @@ int ts__shap_tree_init(ts__shap_tree *st, const ts_tree *tree, int index, ts_err
                         "supported for SHAP",
                         index, depth, TS_EXPLAIN_MAX_DEPTH);
   }
+  st->unique_depth = unique_depth(tree, 0, 0);
   /* LightGBM's Tree::ExpectedValue(): leaf-index order, count / root count. */
   const double total = tree->internal_count[0];
   double ev = 0.0;
@@ -315,7 +347,7 @@ static void fast_visit(const fast_ctx *c, int u, int l) {
   const ts_tree *t = c->t;
   const int n = c->n;
   const int f = t->split_feature[u];
-  const int hot = ts__shap_decide(t, u, c->x[f]);
+  const int hot = decide(t, u, c->x[f]);
   const double zo = c->ez[f];
   const int oo = c->eo[f];
   const int lo = c->el[f];
@@ -356,36 +388,51 @@ static void fast_visit(const fast_ctx *c, int u, int l) {
       const double k = zn / zo;
       for (int p = 0; p < n; p++) Pc[p] = P[p] * k;
     }
-    const double *Sc;
     if (ch < 0) {
-      /* A leaf: S_c = v * P_c, kept in the S slot of level l + 1. */
+      /* A leaf: S_c = v * P_c, folded straight into S and the sum. */
       const double v = t->leaf_value[~ch];
-      double *Sl = LV_S(c, l + 1);
-      for (int p = 0; p < n; p++) Sl[p] = v * Pc[p];
-      Sc = Sl;
-    } else {
-      c->ez[f] = zn;
-      c->eo[f] = (uint8_t)on;
-      c->el[f] = l + 1;
-      fast_visit(c, ch, l + 1);
-      c->ez[f] = zo;
-      c->eo[f] = (uint8_t)oo;
-      c->el[f] = lo;
-      Sc = LV_S(c, l + 1);
+      if (oo && Ao) {
+        for (int p = 0; p < n; p++) {
+          const double sv = v * Pc[p];
+          S[p] = side ? S[p] + sv : sv;
+          acc += w[p] * sv * (Ac[p] - Ao[p]);
+        }
+      } else if (oo) {
+        for (int p = 0; p < n; p++) {
+          const double sv = v * Pc[p];
+          S[p] = side ? S[p] + sv : sv;
+          acc += w[p] * sv * Ac[p];
+        }
+      } else {
+        for (int p = 0; p < n; p++) {
+          const double sv = v * Pc[p];
+          S[p] = side ? S[p] + sv : sv;
+        }
+      }
+      continue;
     }
+    c->ez[f] = zn;
+    c->eo[f] = (uint8_t)on;
+    c->el[f] = l + 1;
+    fast_visit(c, ch, l + 1);
+    c->ez[f] = zo;
+    c->eo[f] = (uint8_t)oo;
+    c->el[f] = lo;
     /* Level l + 1's a and 1/q are intact: the child's subtree only writes
      * deeper levels. A cold old element contributes nothing (see above). */
-    if (oo) {
-      if (Ao) {
-        for (int p = 0; p < n; p++) acc += w[p] * Sc[p] * (Ac[p] - Ao[p]);
-      } else {
-        for (int p = 0; p < n; p++) acc += w[p] * Sc[p] * Ac[p];
+    const double *Sc = LV_S(c, l + 1);
+    if (oo && Ao) {
+      for (int p = 0; p < n; p++) {
+        S[p] = side ? S[p] + Sc[p] : Sc[p];
+        acc += w[p] * Sc[p] * (Ac[p] - Ao[p]);
       }
-    }
-    if (side == 0) {
-      memcpy(S, Sc, sizeof(double) * (size_t)n);
+    } else if (oo) {
+      for (int p = 0; p < n; p++) {
+        S[p] = side ? S[p] + Sc[p] : Sc[p];
+        acc += w[p] * Sc[p] * Ac[p];
+      }
     } else {
-      for (int p = 0; p < n; p++) S[p] += Sc[p];
+      for (int p = 0; p < n; p++) S[p] = side ? S[p] + Sc[p] : Sc[p];
     }
   }
   c->phi[f] += acc;
@@ -487,7 +534,7 @@ static void path_visit(const ts_tree *t, const double *x, double *phi, int node,
     return;
   }
   const int f = t->split_feature[node];
-  const int hot = ts__shap_decide(t, node, x[f]);
+  const int hot = decide(t, node, x[f]);
   const int cold = (hot == t->left_child[node] ? t->right_child[node] : t->left_child[node]);
   const double w = data_count(t, node);
   const double hz = data_count(t, hot) / w;

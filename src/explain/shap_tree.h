@@ -54,6 +54,7 @@ void ts__gauss_rule_free(ts__gauss_rule *r);
 typedef struct ts__shap_tree {
   const ts_tree *tree;   /* borrowed from the model */
   int depth;             /* deepest leaf in edges, 0 for a single-leaf tree */
+  int unique_depth;      /* most distinct features on one root-to-leaf path */
   double expected;       /* LightGBM's Tree::ExpectedValue() */
   double *ratio;         /* [2 * (num_leaves - 1)]: count(left) / count(node), count(right) / count(node) */
   const ts__gauss_rule *rule; /* quadrature for this depth (owned by the explainer) */
