@@ -261,7 +261,7 @@ static enum MHD_Result finish(ts_http_server *s, conn *c, struct MHD_Connection 
     memcpy(req.params, c->params, sizeof(req.params));
     c->route->handler(s->ctx, &req, &resp);
   }
-  enum MHD_Result ret = send_resp(s, mc, &resp, close_conn || c->early_status == 408);
+  enum MHD_Result ret = send_resp(s, mc, &resp, close_conn);
   if (s->cfg.on_done)
     s->cfg.on_done(s->ctx, c->route, resp.status, c->received, sc->out.len,
                    ts_http_now() - c->start, resp.done_data);
@@ -347,13 +347,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     size_t n = *data_size;
     *data_size = 0;
     c->received += n;
-    if (s->cfg.read_timeout_s && ts_http_now() - c->start > (double)s->cfg.read_timeout_s) {
-      set_early(c, 408, "request not received within %u seconds", s->cfg.read_timeout_s);
-      return finish(s, c, mc, url, true);
-    }
+    /* MHD cannot queue an answer while a body is still arriving, so the two
+     * cases below (a client too slow to send its body, a body too large even
+     * to discard) end the connection instead of answering. */
+    if (s->cfg.read_timeout_s && ts_http_now() - c->start > (double)s->cfg.read_timeout_s) return MHD_NO;
     if (c->received > s->cfg.max_body_bytes) {
       set_early(c, 413, "request body larger than the limit of %zu bytes", s->cfg.max_body_bytes);
-      if (c->received > discard_cap(s)) return finish(s, c, mc, url, true);
+      if (c->received > discard_cap(s)) return MHD_NO;
       return MHD_YES;
     }
     if (c->early_status) return MHD_YES; /* discarding */
@@ -514,7 +514,22 @@ unsigned ts_http_server_connections(const ts_http_server *s) {
 void ts_http_server_quiesce(ts_http_server *s) {
   if (atomic_exchange(&s->closing, true)) return;
   MHD_socket fd = MHD_quiesce_daemon(s->daemon);
-  if (fd != MHD_INVALID_SOCKET) close(fd);
+  if (fd != MHD_INVALID_SOCKET) {
+    /* Connections the kernel already completed but MHD had not accepted yet
+     * would be reset by close(): accept them here and hand them to MHD, so
+     * every client that got a connection also gets its answer. */
+    for (;;) {
+      struct sockaddr_storage ss;
+      socklen_t sl = sizeof(ss);
+      int c = accept4(fd, (struct sockaddr *)&ss, &sl, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (c < 0) {
+        if (errno == EINTR) continue;
+        break;
+      }
+      if (MHD_add_connection(s->daemon, c, (struct sockaddr *)&ss, sl) != MHD_YES) close(c);
+    }
+    close(fd);
+  }
   s->listen_fd = -1;
 }
 

@@ -7,7 +7,9 @@
  * connection: accepting, keep-alive, reading the body into a per-connection
  * buffer, the limits (body bytes with a 413 answer, header bytes, open
  * connections with a quick 503 beyond the soft limit, idle keep-alive and
- * request read timeouts), routing (404/405), per-thread scratch memory, and
+ * request read timeouts; a request still arriving after the read timeout, or
+ * a body far beyond the limit, has its connection closed because MHD cannot
+ * answer mid-body), routing (404/405), per-thread scratch memory, and
  * graceful shutdown (quiesce, drain in-flight requests, stop).
  *
  * Threading: libmicrohttpd runs `threads` worker threads, each with its own
@@ -165,7 +167,7 @@ void ts_http_server_stop(ts_http_server *s);
 const char *ts_http_req_header(const ts_http_req *req, const char *name);
 
 /* Sets status and a JSON body {"error": msg} (the error format of every
- * answer, including those the layer makes itself: 404, 405, 408, 413, 503). */
+ * answer, including those the layer makes itself: 404, 405, 413, 503). */
 void ts_http_resp_error(ts_http_resp *resp, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

@@ -1,0 +1,155 @@
+/*
+ * POST /v1/models/{m}:predict: the records API for clients that do not speak
+ * the Open Inference Protocol.
+ *
+ *   {"instances": [[x0, x1, ...], ...]}                  rows in feature order
+ *   {"instances": [{"feature": value, ...}, ...]}        rows by feature name
+ *   optional "output": "value"|"predict"|"raw"|"leaf" and
+ *   "parameters": {"start_iteration": i, "num_iteration": n}
+ *   -> {"predictions": [p0, p1, ...]}  (a list per row when the output has
+ *      several columns: multiclass, leaf)
+ * null (or, in objects, an absent feature) is a missing value; strings are
+ * categories of pandas categorical columns.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "api/api_internal.h"
+
+/* Fills row r of X from the instance at token `row`. */
+static int fill_row(ts_http_resp *resp, const ts_model *m, const ts_json_doc *doc, int row, size_t r, int F,
+                    double *X, ts_arena *arena) {
+  double *x = X + r * (size_t)F;
+  const ts_json_tok *t = &doc->toks[row];
+  if (t->type == TS_JSON_ARRAY) {
+    if (t->size != F) {
+      ts_http_resp_error(resp, 422, "instances[%zu] has %d values: the model has %d features", r, t->size, F);
+      return -1;
+    }
+    int k = row + 1;
+    for (int f = 0; f < F; f++, k = ts_json_skip(doc, k)) {
+      const char *why = ts__api_cell(m, f, doc, k, TS__DT_FP64, arena, &x[f]);
+      if (why) {
+        ts_http_resp_error(resp, 422, "instances[%zu][%d] (feature '%s'): %s", r, f, ts_model_feature_name(m, f), why);
+        return -1;
+      }
+    }
+    return 0;
+  }
+  if (t->type != TS_JSON_OBJECT) {
+    ts_http_resp_error(resp, 422, "instances[%zu] must be an array of values or an object of feature: value", r);
+    return -1;
+  }
+  for (int f = 0; f < F; f++) x[f] = NAN;
+  int k = row + 1;
+  for (int i = 0; i < t->size; i++, k = ts_json_skip(doc, k)) {
+    size_t n;
+    const char *name = ts_json_raw(doc, k, &n);
+    if (memchr(name, '\\', n)) {
+      char *u = ts_arena_alloc(arena, n + 1);
+      if (!u || ts_json_unescape(doc, k, u, n + 1, &n)) {
+        ts_http_resp_error(resp, 400, "instances[%zu]: bad escape in a key", r);
+        return -1;
+      }
+      name = u;
+    }
+    int f = ts_model_find_feature(m, name, n);
+    if (f < 0) {
+      ts_http_resp_error(resp, 422, "instances[%zu]: '%.*s' is not a feature of the model", r, (int)(n > 64 ? 64 : n),
+                         name);
+      return -1;
+    }
+    const char *why = ts__api_cell(m, f, doc, k + 1, TS__DT_FP64, arena, &x[f]);
+    if (why) {
+      ts_http_resp_error(resp, 422, "instances[%zu] feature '%s': %s", r, ts_model_feature_name(m, f), why);
+      return -1;
+    }
+  }
+  return 0;
+}
+
+void ts__api_records(void *ctx, ts_http_req *req, ts_http_resp *resp) {
+  ts_api *api = ctx;
+  ts__api_done *done = ts__api_begin(api, req, resp);
+  const ts_repo_entry *e = ts__api_acquire(api, req, resp);
+  if (!e) return;
+  done->model = e->metrics_id;
+  double t0 = ts_http_now();
+  const ts_model *m = ts_forest_model(e->forest);
+  const int F = ts_model_num_features(m);
+  ts_json_doc doc;
+  if (ts__api_parse_json(api, req, resp, req->body, req->body_len, &doc)) goto out;
+  int inst = ts_json_obj_get(&doc, 0, "instances");
+  if (doc.toks[0].type != TS_JSON_OBJECT || inst < 0 || doc.toks[inst].type != TS_JSON_ARRAY) {
+    ts_http_resp_error(resp, 400, "the request must be an object with an \"instances\" array");
+    goto out;
+  }
+  ts_predict_opts opts = {e->config->default_output == TS_PREDICT_CONTRIB ? TS_PREDICT_VALUE : e->config->default_output, 0, 0};
+  int outp = ts_json_obj_get(&doc, 0, "output");
+  if (outp >= 0) {
+    size_t n;
+    const char *s = ts_json_raw(&doc, outp, &n);
+    int type = doc.toks[outp].type == TS_JSON_STRING ? ts__api_output_type(s, n) : -1;
+    if (type < 0 || type == TS_PREDICT_CONTRIB) {
+      ts_http_resp_error(resp, 422, "\"output\" must be \"value\", \"raw\" or \"leaf\"");
+      goto out;
+    }
+    opts.type = (ts_predict_type)type;
+  }
+  int params = ts_json_obj_get(&doc, 0, "parameters");
+  if (params >= 0 && doc.toks[params].type != TS_JSON_OBJECT) {
+    ts_http_resp_error(resp, 400, "\"parameters\" must be an object");
+    goto out;
+  }
+  if (ts__api_iter_params(&doc, params, &opts, resp)) goto out;
+  size_t N = (size_t)doc.toks[inst].size;
+  long max_rows = ts__api_max_rows(api, e);
+  if ((long)N > max_rows) {
+    ts_http_resp_error(resp, 413, "%zu instances is more than the limit of %ld rows per request", N, max_rows);
+    goto out;
+  }
+  double *X = ts_arena_alloc_array(req->arena, N ? N * (size_t)F : 1, sizeof(double));
+  long width = ts_predict_width(e->forest, &opts);
+  double *Y = width > 0 ? ts_arena_alloc_array(req->arena, N * (size_t)width + 1, sizeof(double)) : NULL;
+  if (width <= 0) {
+    ts_http_resp_error(resp, 422, "this output is not available for the model");
+    goto out;
+  }
+  if (!X || !Y) {
+    ts_http_resp_error(resp, 413, "%zu rows need more memory than the per-request limit", N);
+    goto out;
+  }
+  int k = inst + 1;
+  for (size_t r = 0; r < N; r++, k = ts_json_skip(&doc, k))
+    if (fill_row(resp, m, &doc, k, r, F, X, req->arena)) goto out;
+  double t1 = ts_http_now();
+  done->parse_s = t1 - t0;
+  ts_error perr;
+  if (N && ts_predict_rows(e->forest, &opts, X, N, (size_t)F, Y, &perr)) {
+    ts_http_resp_error(resp, 422, "prediction failed: %s", perr.msg);
+    goto out;
+  }
+  double t2 = ts_http_now();
+  done->predict_s = t2 - t1;
+  done->rows = N;
+  ts_jw *w = resp->body;
+  bool leaf = opts.type == TS_PREDICT_LEAF;
+  bool lists = leaf || width > 1;
+  ts_jw_lit(w, "{\"predictions\":[");
+  for (size_t r = 0; r < N; r++) {
+    if (r) ts_jw_char(w, ',');
+    if (lists) ts_jw_char(w, '[');
+    for (long c = 0; c < width; c++) {
+      if (c) ts_jw_char(w, ',');
+      double v = Y[r * (size_t)width + (size_t)c];
+      if (leaf) ts_jw_int(w, (int64_t)v);
+      else ts_jw_double(w, v);
+    }
+    if (lists) ts_jw_char(w, ']');
+  }
+  ts_jw_lit(w, "]}");
+  done->write_s = ts_http_now() - t2;
+out:
+  ts_repo_release(e);
+}
