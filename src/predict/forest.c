@@ -10,14 +10,21 @@
 
 #include "predict/forest_internal.h"
 
+/* A leaf node: self loop, NaN threshold carrying the leaf index. */
+static void make_leaf(ts_fnode *nd, uint32_t self, int leaf) {
+  uint64_t bits = 0x7FF8000000000000ULL | (uint64_t)(uint32_t)leaf;
+  memcpy(&nd->u.thr, &bits, sizeof bits);
+  nd->ff = TS_FN_LEAF;
+  nd->right = (int32_t)self;
+}
+
 /* Emits tree t's nodes at f->nodes[pos...] in pre-order. */
 static int compile_tree(ts_forest *f, const ts_tree *t, size_t pos, size_t *cat_pos,
-                        ts_error *err) {
+                        bool *simple, ts_error *err) {
   ts_fnode *base = f->nodes + pos;
+  *simple = !t->is_linear;
   if (t->num_leaves == 1) {
-    base[0].u.thr = t->leaf_value[0];
-    base[0].ff = TS_FN_LEAF;
-    base[0].right = 0;
+    make_leaf(&base[0], 0, 0);
     return 0;
   }
   /* stack of (model node, index of the parent whose right child it is, or -1) */
@@ -33,10 +40,7 @@ static int compile_tree(ts_forest *f, const ts_tree *t, size_t pos, size_t *cat_
     if (patch >= 0) base[patch].right = (int32_t)out;
     ts_fnode *nd = &base[out];
     if (node < 0) {
-      int leaf = ~node;
-      nd->u.thr = t->leaf_value[leaf];
-      nd->ff = TS_FN_LEAF;
-      nd->right = leaf;
+      make_leaf(nd, out, ~node);
       out++;
       continue;
     }
@@ -47,12 +51,14 @@ static int compile_tree(ts_forest *f, const ts_tree *t, size_t pos, size_t *cat_
     if (dt & TS_DT_CATEGORICAL) {
       int s = (int)t->threshold[node];
       ff |= TS_FN_CAT;
+      *simple = false;
       nd->u.cat.off = (uint32_t)(*cat_pos + (size_t)t->cat_boundaries[s]);
       nd->u.cat.len = (uint32_t)(t->cat_boundaries[s + 1] - t->cat_boundaries[s]);
     } else {
       double thr = t->threshold[node];
       if (mt == TS_MISSING_ZERO) {
         ff |= TS_FN_ZERO;
+        *simple = false;
       } else {
         if (mt == TS_MISSING_NAN ? (dt & TS_DT_DEFAULT_LEFT) : (0.0 <= thr)) ff |= TS_FN_NAN_LEFT;
         /* Inputs with |x| <= kZT are 0.0 to LightGBM; a threshold inside
@@ -96,30 +102,40 @@ int ts_forest_build(ts_model *model, ts_forest **out, ts_error *err) {
   f->transform = model->transform;
   f->sigmoid = model->sigmoid;
   f->average_output = model->average_output;
-  size_t nn = 0, nc = 0;
+  size_t nn = 0, nc = 0, nl = 0;
   for (int i = 0; i < model->num_trees; i++) {
     const ts_tree *t = &model->trees[i];
     nn += (size_t)(2 * t->num_leaves - 1);
+    nl += (size_t)t->num_leaves;
     if (t->num_cat) nc += (size_t)t->cat_boundaries[t->num_cat];
+  }
+  if (nn > UINT32_MAX || nl > UINT32_MAX) {
+    rc = ts_error_set(err, TS_ELIMIT, "model too large to compile: %zu nodes", nn);
+    goto fail;
   }
   f->num_nodes = nn;
   f->num_cat_words = nc;
+  f->num_leaves = nl;
+  f->leaf_values = malloc((nl ? nl : 1) * sizeof(double));
   f->trees = calloc((size_t)(model->num_trees ? model->num_trees : 1), sizeof *f->trees);
   f->nodes = calloc(nn ? nn : 1, sizeof *f->nodes);
   f->cat_words = calloc(nc ? nc : 1, sizeof *f->cat_words);
-  if (!f->trees || !f->nodes || !f->cat_words) {
+  if (!f->trees || !f->nodes || !f->cat_words || !f->leaf_values) {
     rc = ts_error_set(err, TS_ENOMEM, "out of memory building forest (%zu nodes)", nn);
     goto fail;
   }
-  size_t pos = 0, cat_pos = 0;
+  size_t pos = 0, cat_pos = 0, lpos = 0;
   for (int i = 0; i < model->num_trees; i++) {
     const ts_tree *t = &model->trees[i];
     f->trees[i].first = (uint32_t)pos;
     f->trees[i].nnodes = (uint32_t)(2 * t->num_leaves - 1);
+    f->trees[i].leaf_base = (uint32_t)lpos;
     f->trees[i].linear = t->is_linear ? i : -1;
     f->trees[i].max_depth = t->max_depth;
-    if ((rc = compile_tree(f, t, pos, &cat_pos, err)) != 0) goto fail;
+    if ((rc = compile_tree(f, t, pos, &cat_pos, &f->trees[i].simple, err)) != 0) goto fail;
+    memcpy(f->leaf_values + lpos, t->leaf_value, (size_t)t->num_leaves * sizeof(double));
     pos += f->trees[i].nnodes;
+    lpos += (size_t)t->num_leaves;
   }
   *out = f;
   return 0;
@@ -133,6 +149,7 @@ void ts_forest_free(ts_forest *f) {
   ts_model_free(f->model);
   free(f->trees);
   free(f->nodes);
+  free(f->leaf_values);
   free(f->cat_words);
   free(f);
 }
@@ -141,7 +158,7 @@ const ts_model *ts_forest_model(const ts_forest *f) { return f->model; }
 
 size_t ts_forest_memory_bytes(const ts_forest *f) {
   return sizeof *f + (size_t)f->num_trees * sizeof(ts_ftree) + f->num_nodes * sizeof(ts_fnode) +
-         f->num_cat_words * sizeof(uint32_t);
+         f->num_leaves * sizeof(double) + f->num_cat_words * sizeof(uint32_t);
 }
 
 /* ---- output transforms: LightGBM's ConvertOutput, operation for operation ---- */

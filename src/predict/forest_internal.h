@@ -4,9 +4,15 @@
  *
  * Layout of one tree: its nodes in depth-first pre-order, leaves included.
  * The left child of an internal node is always the next node (i + 1); the
- * right child index is stored. A leaf node holds its output value and leaf
- * index. So a 255-leaf tree takes 509 * 16 bytes = 8 KB, contiguous, and a
- * descent touches one cache line per level at most.
+ * right child index is stored. So a 255-leaf tree takes 509 * 16 bytes = 8 KB,
+ * contiguous, and a descent touches one cache line per level at most.
+ *
+ * A leaf is a node that points to itself: feature 0, threshold a quiet NaN
+ * (x <= NaN is false for every x, and NAN_LEFT is clear, so the step goes
+ * "right" = to itself), whose NaN payload holds the leaf index. This lets the
+ * branch-free kernels step several (row, tree) lanes in lockstep until all
+ * have reached their leaves, without a per-lane "is this a leaf" branch. The
+ * leaf's output is forest->leaf_values[tree.leaf_base + leaf index].
  *
  * Decisions are pre-digested at build time so that the common numerical node
  * costs one compare plus a NaN test:
@@ -22,6 +28,7 @@
 #define TS_FOREST_INTERNAL_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include "model/model_internal.h"
 #include "treeserve/predict.h"
@@ -36,21 +43,30 @@
 
 typedef struct ts_fnode {
   union {
-    double thr;   /* numerical threshold (internal) or output value (leaf) */
+    double thr;   /* numerical threshold (internal) or NaN with leaf index payload (leaf) */
     struct {
       uint32_t off, len; /* categorical: bitset words in forest->cat_words */
     } cat;
   } u;
   uint32_t ff;    /* flags | feature */
-  int32_t right;  /* internal: right child index within the tree; leaf: leaf index */
+  int32_t right;  /* right child index within the tree; a leaf's own index */
 } ts_fnode;
 
 typedef struct ts_ftree {
-  uint32_t first;   /* index of the root in forest->nodes */
+  uint32_t first;     /* index of the root in forest->nodes */
   uint32_t nnodes;
-  int32_t linear;   /* index into the model's trees if the tree is linear, else -1 */
+  uint32_t leaf_base; /* index of leaf 0's value in forest->leaf_values */
+  int32_t linear;     /* index into the model's trees if the tree is linear, else -1 */
   int32_t max_depth;
+  bool simple;        /* only plain numerical nodes, not linear: the branch-free kernels apply */
 } ts_ftree;
+
+/* Leaf index stored in a leaf node's NaN payload. */
+static inline uint32_t ts__fnode_leaf(const ts_fnode *nd) {
+  uint64_t bits;
+  memcpy(&bits, &nd->u.thr, sizeof bits);
+  return (uint32_t)bits;
+}
 
 struct ts_forest {
   ts_model *model;
@@ -62,8 +78,9 @@ struct ts_forest {
   bool average_output;
   ts_ftree *trees;
   ts_fnode *nodes;
+  double *leaf_values;
   uint32_t *cat_words;
-  size_t num_nodes, num_cat_words;
+  size_t num_nodes, num_leaves, num_cat_words;
 };
 
 #endif

@@ -1,22 +1,35 @@
 /*
  * Exact prediction on the flat forest.
  *
- * Rows are processed in blocks: for each tree, every row of the block descends
- * it before the next tree is touched, so the tree stays in cache while rows
- * stream through. Per row and class the tree outputs are still added in model
- * order starting from 0.0, exactly like LightGBM's GBDT::PredictRaw
- * (iteration by iteration, class inside the iteration), so raw scores are
- * bit-identical. Nothing here allocates: output accumulates directly in the
- * caller's buffer.
+ * Sums: per row and class the tree outputs are added in model order starting
+ * from 0.0, exactly like LightGBM's GBDT::PredictRaw (iteration by iteration,
+ * class inside the iteration), so raw scores are bit-identical whatever order
+ * the descents themselves run in.
+ *
+ * Speed:
+ *  - batches run block by block: for each tree, every row of the block
+ *    descends it before the next tree, so the tree stays in cache while rows
+ *    stream through (the block is sized so its rows stay in L2);
+ *  - "simple" trees (plain numerical nodes) descend TS_LANES independent
+ *    (row, tree) lanes in lockstep with a branch-free step (compare, select),
+ *    which turns unpredictable branches into independent dependency chains the
+ *    CPU overlaps. Batches use lanes = rows of one tree; a single row uses
+ *    lanes = consecutive trees;
+ *  - categorical, zero-as-missing and linear trees take a plain per-row path.
+ * Nothing here allocates: output accumulates in the caller's buffer.
  */
 #include <math.h>
 #include <string.h>
 
 #include "predict/forest_internal.h"
 
-/* Rows per block: 64 rows x (say) 256 features x 8 bytes = 128 KB of input
- * in L2, one tree (a few KB) in L1. */
-#define TS_BLOCK_ROWS 64
+#ifndef TS_LANES
+#define TS_LANES 8
+#endif
+/* Input bytes a block of rows may take (rows stay in L2 while trees pass). */
+#define TS_BLOCK_BYTES (192 * 1024)
+#define TS_BLOCK_MIN_ROWS 32
+#define TS_BLOCK_MAX_ROWS 1024
 
 /* The slow decisions: categorical and missing-type-Zero numerical nodes.
  * Mirrors Tree::CategoricalDecision / NumericalDecision. */
@@ -37,7 +50,7 @@ static bool slow_left(const ts_forest *f, const ts_fnode *nd, double v) {
   return v <= nd->u.thr;
 }
 
-/* Index (within the tree) of the leaf node row x reaches. */
+/* One-row descent for any tree; returns the leaf node's index in the tree. */
 static inline uint32_t descend(const ts_forest *f, const ts_fnode *base, const double *x) {
   uint32_t i = 0;
   for (;;) {
@@ -54,8 +67,51 @@ static inline uint32_t descend(const ts_forest *f, const ts_fnode *base, const d
   }
 }
 
-/* Output of a linear leaf: Tree::Predict's is_linear branch. */
-static double linear_output(const ts_forest *f, int tree, int leaf, const double *x) {
+/* One branch-free step of a simple tree: left = x <= thr, or NaN and
+ * NAN_LEFT; leaves loop on themselves. */
+static inline uint32_t step(const ts_fnode *nd, uint32_t i, const double *x) {
+  uint32_t ff = nd->ff;
+  double v = x[ff & TS_FN_FEAT_MASK];
+  uint32_t left = (uint32_t)(v <= nd->u.thr) | ((uint32_t)isnan(v) & (ff >> 28) & 1u);
+  uint32_t m = 0u - left;
+  return (m & (i + 1)) | (~m & (uint32_t)nd->right);
+}
+
+/* TS_LANES rows through one simple tree; idx[] receives the leaf nodes. */
+static inline void descend_rows(const ts_fnode *base, const double *const *x, uint32_t *idx) {
+  for (int j = 0; j < TS_LANES; j++) idx[j] = 0;
+  for (;;) {
+    uint32_t all_leaves = TS_FN_LEAF;
+    for (int j = 0; j < TS_LANES; j++) {
+      const ts_fnode *nd = base + idx[j];
+      all_leaves &= nd->ff;
+      idx[j] = step(nd, idx[j], x[j]);
+    }
+    if (all_leaves) return;
+  }
+}
+
+/* One row through TS_LANES simple trees. */
+static inline void descend_trees(const ts_fnode *const *base, const double *x, uint32_t *idx) {
+  for (int j = 0; j < TS_LANES; j++) idx[j] = 0;
+  for (;;) {
+    uint32_t all_leaves = TS_FN_LEAF;
+    for (int j = 0; j < TS_LANES; j++) {
+      const ts_fnode *nd = base[j] + idx[j];
+      all_leaves &= nd->ff;
+      idx[j] = step(nd, idx[j], x);
+    }
+    if (all_leaves) return;
+  }
+}
+
+static inline double leaf_value(const ts_forest *f, const ts_ftree *ft, const ts_fnode *leaf) {
+  return f->leaf_values[ft->leaf_base + ts__fnode_leaf(leaf)];
+}
+
+/* Output of a linear leaf: Tree::Predict's is_linear branch, on the inputs
+ * LightGBM sees (|x| <= kZeroThreshold is 0). */
+static double linear_output(const ts_forest *f, int tree, uint32_t leaf, const double *x) {
   const ts_tree *t = &f->model->trees[tree];
   double out = t->leaf_const[leaf];
   for (int32_t k = t->leaf_feat_begin[leaf]; k < t->leaf_feat_begin[leaf + 1]; k++) {
@@ -64,6 +120,15 @@ static double linear_output(const ts_forest *f, int tree, int leaf, const double
     out += t->leaf_coeff[k] * ts__zero_clamp(v);
   }
   return out;
+}
+
+/* Output of tree t for one row, any kind of tree. */
+static inline double tree_output(const ts_forest *f, int t, const double *x) {
+  const ts_ftree *ft = &f->trees[t];
+  const ts_fnode *base = f->nodes + ft->first;
+  const ts_fnode *leaf = base + descend(f, base, x);
+  if (ft->linear >= 0) return linear_output(f, ft->linear, ts__fnode_leaf(leaf), x);
+  return leaf_value(f, ft, leaf);
 }
 
 /* Resolves opts into the tree range [t0, t1) and the iteration count. */
@@ -98,6 +163,56 @@ long ts_predict_width(const ts_forest *f, const ts_predict_opts *opts) {
   return opts->type == TS_PREDICT_LEAF ? (long)(t1 - t0) : (long)f->num_class;
 }
 
+/* Raw scores of one row into out[0..K): trees in lanes of TS_LANES. */
+static void raw_one_row(const ts_forest *f, int t0, int t1, const double *x, double *out) {
+  const int K = f->num_class;
+  int t = t0;
+  while (t < t1) {
+    bool lanes = t + TS_LANES <= t1;
+    for (int j = 0; lanes && j < TS_LANES; j++) lanes = f->trees[t + j].simple;
+    if (!lanes) {
+      out[t % K] += tree_output(f, t, x);
+      t++;
+      continue;
+    }
+    const ts_fnode *base[TS_LANES];
+    uint32_t idx[TS_LANES];
+    for (int j = 0; j < TS_LANES; j++) base[j] = f->nodes + f->trees[t + j].first;
+    descend_trees(base, x, idx);
+    for (int j = 0; j < TS_LANES; j++) /* in tree order, as LightGBM adds them */
+      out[(t + j) % K] += leaf_value(f, &f->trees[t + j], base[j] + idx[j]);
+    t += TS_LANES;
+  }
+}
+
+/* Raw scores of nb rows (a block) into ob (nb x K), tree by tree. */
+static void raw_block(const ts_forest *f, int t0, int t1, const double *xb, size_t nb,
+                      size_t stride, double *ob) {
+  const size_t K = (size_t)f->num_class;
+  for (int t = t0; t < t1; t++) {
+    const ts_ftree *ft = &f->trees[t];
+    const ts_fnode *base = f->nodes + ft->first;
+    size_t k = (size_t)t % K;
+    size_t r = 0;
+    if (ft->nnodes == 1 && ft->linear < 0) {
+      double v = f->leaf_values[ft->leaf_base];
+      for (; r < nb; r++) ob[r * K + k] += v;
+      continue;
+    }
+    if (ft->simple) {
+      for (; r + TS_LANES <= nb; r += TS_LANES) {
+        const double *x[TS_LANES];
+        uint32_t idx[TS_LANES];
+        for (int j = 0; j < TS_LANES; j++) x[j] = xb + (r + (size_t)j) * stride;
+        descend_rows(base, x, idx);
+        for (int j = 0; j < TS_LANES; j++)
+          ob[(r + (size_t)j) * K + k] += leaf_value(f, ft, base + idx[j]);
+      }
+    }
+    for (; r < nb; r++) ob[r * K + k] += tree_output(f, t, xb + r * stride);
+  }
+}
+
 int ts_predict_rows(const ts_forest *f, const ts_predict_opts *opts, const double *X,
                     size_t nrows, size_t row_stride, double *out, ts_error *err) {
   int t0, t1, niter;
@@ -108,7 +223,7 @@ int ts_predict_rows(const ts_forest *f, const ts_predict_opts *opts, const doubl
   if (row_stride < (size_t)f->num_features)
     return ts_error_set(err, TS_EINVAL, "predict: row stride %zu < %d features", row_stride,
                         f->num_features);
-  const int K = f->num_class;
+  const size_t K = (size_t)f->num_class;
 
   if (opts->type == TS_PREDICT_LEAF) {
     size_t w = (size_t)(t1 - t0);
@@ -116,43 +231,29 @@ int ts_predict_rows(const ts_forest *f, const ts_predict_opts *opts, const doubl
       const double *x = X + r * row_stride;
       for (int t = t0; t < t1; t++) {
         const ts_fnode *base = f->nodes + f->trees[t].first;
-        out[r * w + (size_t)(t - t0)] = (double)base[descend(f, base, x)].right;
+        out[r * w + (size_t)(t - t0)] = (double)ts__fnode_leaf(base + descend(f, base, x));
       }
     }
     return 0;
   }
 
-  memset(out, 0, nrows * (size_t)K * sizeof(double));
-  for (size_t b = 0; b < nrows; b += TS_BLOCK_ROWS) {
-    size_t nb = nrows - b < TS_BLOCK_ROWS ? nrows - b : TS_BLOCK_ROWS;
-    const double *xb = X + b * row_stride;
-    double *ob = out + b * (size_t)K;
-    for (int t = t0; t < t1; t++) {
-      const ts_ftree *ft = &f->trees[t];
-      const ts_fnode *base = f->nodes + ft->first;
-      int k = t % K;
-      if (ft->linear >= 0) {
-        for (size_t r = 0; r < nb; r++) {
-          const double *x = xb + r * row_stride;
-          uint32_t i = descend(f, base, x);
-          ob[r * (size_t)K + (size_t)k] += linear_output(f, ft->linear, base[i].right, x);
-        }
-      } else if (ft->nnodes == 1) {
-        double v = base[0].u.thr;
-        for (size_t r = 0; r < nb; r++) ob[r * (size_t)K + (size_t)k] += v;
-      } else {
-        for (size_t r = 0; r < nb; r++) {
-          const double *x = xb + r * row_stride;
-          ob[r * (size_t)K + (size_t)k] += base[descend(f, base, x)].u.thr;
-        }
-      }
+  memset(out, 0, nrows * K * sizeof(double));
+  if (nrows < TS_LANES) {
+    for (size_t r = 0; r < nrows; r++) raw_one_row(f, t0, t1, X + r * row_stride, out + r * K);
+  } else {
+    size_t block = TS_BLOCK_BYTES / (row_stride * sizeof(double));
+    if (block < TS_BLOCK_MIN_ROWS) block = TS_BLOCK_MIN_ROWS;
+    if (block > TS_BLOCK_MAX_ROWS) block = TS_BLOCK_MAX_ROWS;
+    for (size_t b = 0; b < nrows; b += block) {
+      size_t nb = nrows - b < block ? nrows - b : block;
+      raw_block(f, t0, t1, X + b * row_stride, nb, row_stride, out + b * K);
     }
   }
   if (opts->type == TS_PREDICT_VALUE) {
     /* GBDT::Predict divides by the iterations used (rf); GBDT::PredictRaw,
      * behind raw_score=True, does not. */
     if (f->average_output)
-      for (size_t i = 0; i < nrows * (size_t)K; i++) out[i] /= niter;
+      for (size_t i = 0; i < nrows * K; i++) out[i] /= niter;
     ts_predict_transform(f, out, nrows);
   }
   return 0;
