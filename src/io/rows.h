@@ -16,7 +16,8 @@
  *     ts_model_pandas_code (unseen labels become NaN, as in LightGBM's Python
  *     package). Anywhere else a non-number is an error naming the input, line,
  *     column (CSV) or row (JSON), the feature and the value.
- * Blank lines are skipped (CSV, as pandas does, and JSONL). A JSON record that
+ * JSON must be strictly valid (RFC 8259; NaN / Infinity literals are not JSON:
+ * write null). Blank lines are skipped (CSV, as pandas does, and JSONL). A JSON record that
  * lacks a feature's key is an error naming the feature (write null for
  * missing values).
  *
@@ -35,6 +36,9 @@
 #define TS_ROWS_MAX_INPUT_BYTES ((size_t)1 << 30) /* 1 GiB */
 #define TS_ROWS_MAX_ROWS ((size_t)100000000)
 #define TS_ROWS_MAX_CELLS ((size_t)1 << 28) /* rows * features: 2 GiB of doubles */
+/* Deepest JSON nesting accepted (rows need 2 levels; the rest is room for
+ * structured values under ignored keys). Deeper: TS_ELIMIT. */
+#define TS_ROWS_MAX_JSON_DEPTH 64
 
 typedef struct ts_rows_limits {
   size_t max_input_bytes;

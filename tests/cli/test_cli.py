@@ -261,7 +261,10 @@ def test_runtime_errors(tmp):
     check(rc == 1 and "bad.json:2: invalid JSON" in err, f"bad JSON names file and line ({err.strip()!r})")
     bad = write("bad2.json", '[{"Column_0": 1,\n "Column_1": }]')
     rc, _, err = run("predict", "--model", m, "--input", bad)
-    check(rc == 1 and "bad2.json:2: row 1: malformed object" in err, f"key without value ({err.strip()!r})")
+    check(rc == 1 and "bad2.json:2: invalid JSON: expected a value" in err, f"key without value ({err.strip()!r})")
+    bad = write("bad3.json", '[{"Column_0": 1},,\n{"Column_0": 2}]')
+    rc, _, err = run("predict", "--model", m, "--input", bad)
+    check(rc == 1 and "bad3.json:1: invalid JSON: expected a value" in err, f"doubled comma ({err.strip()!r})")
     bad = write("bad.jsonl", '{"Column_0": 1}\n')
     rc, _, err = run("predict", "--model", m, "--input", bad)
     check(rc == 1 and "bad.jsonl:1: row 1: no value for feature 'Column_1'" in err,

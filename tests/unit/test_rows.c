@@ -259,7 +259,18 @@ static void test_json_errors(void **state) {
   expect_err(g_pandas, TS_ROWS_JSON, "[{\"a\": 1}", TS_EPARSE, "invalid JSON");
   expect_err(g_pandas, TS_ROWS_JSON, "", TS_EPARSE, "t.csv:1: empty input");
   expect_err(g_pandas, TS_ROWS_JSON, "[1]", TS_ESHAPE, "t.csv:1: row 1: expected an object");
-  expect_err(g_pandas, TS_ROWS_JSON, "[]\n[]", TS_EPARSE, "t.csv:2: unexpected data after the JSON array");
+  expect_err(g_pandas, TS_ROWS_JSON, "[]\n[]", TS_EPARSE, "t.csv:2: invalid JSON: unexpected data after the JSON value");
+  /* malformed text jsmn alone would accept */
+  expect_err(g_pandas, TS_ROWS_JSON, "[{\"a\": 1,, \"b\": 2}]", TS_EPARSE, "t.csv:1: invalid JSON: expected a string key");
+  expect_err(g_pandas, TS_ROWS_JSON, "[{\"a\": 1,}]", TS_EPARSE, "invalid JSON: expected a string key");
+  expect_err(g_pandas, TS_ROWS_JSON, "[{\"a\": 1}\n {\"a\": 2}]", TS_EPARSE, "t.csv:2: invalid JSON: expected ',' or ']'");
+  expect_err(g_pandas, TS_ROWS_JSON, "[{\"a\" 1}]", TS_EPARSE, "invalid JSON: expected ':'");
+  expect_err(g_pandas, TS_ROWS_JSON, "[{\"a\": }]", TS_EPARSE, "invalid JSON: expected a value");
+  expect_err(g_pandas, TS_ROWS_JSON, "[{\"a\": NaN}]", TS_EPARSE, "invalid JSON: expected a value");
+  expect_err(g_pandas, TS_ROWS_JSON, "[{\"a\": 01}]", TS_EPARSE, "invalid JSON: expected ',' or '}'");
+  expect_err(g_pandas, TS_ROWS_JSON, "[{\"a\": 1.}]", TS_EPARSE, "invalid JSON: bad number");
+  expect_err(g_pandas, TS_ROWS_JSON, "[{\"a\": \"x\ty\"}]", TS_EPARSE, "invalid JSON: bad string");
+  expect_err(g_pandas, TS_ROWS_JSON, "[{\"a\": 1]}", TS_EPARSE, "invalid JSON: expected ',' or '}'");
   expect_err(g_pandas, TS_ROWS_JSON, "[{\"lepton pT\": 1}]", TS_ENOTFOUND,
              "row 1: no value for feature 'lepton_eta' (use null for missing)");
   char text[2048];
@@ -284,8 +295,36 @@ static void test_json_errors(void **state) {
   snprintf(text, sizeof text, "%s\n[1]\n", k_pandas_obj);
   expect_err(g_pandas, TS_ROWS_JSONL, text, TS_ESHAPE, "t.csv:2: row 2: expected an object");
   snprintf(text, sizeof text, "%s\n\n%s %s\n", k_pandas_obj, k_pandas_obj, k_pandas_obj);
-  expect_err(g_pandas, TS_ROWS_JSONL, text, TS_EPARSE, "t.csv:3: expected exactly one JSON object");
+  expect_err(g_pandas, TS_ROWS_JSONL, text, TS_EPARSE, "t.csv:3: invalid JSON: unexpected data after the JSON value");
+  expect_err(g_pandas, TS_ROWS_JSONL, "\"just a string\"\n", TS_ESHAPE, "t.csv:1: row 1: expected an object");
   expect_err(g_pandas, TS_ROWS_JSONL, "\n{\"a\":", TS_EPARSE, "t.csv:2: invalid JSON");
+}
+
+/* Nesting up to TS_ROWS_MAX_JSON_DEPTH is fine (under an ignored key), one more
+ * level is TS_ELIMIT. */
+static void test_json_depth_limit(void **state) {
+  (void)state;
+  for (int extra = 0; extra <= 1; extra++) {
+    int nest = TS_ROWS_MAX_JSON_DEPTH - 2 + extra; /* the array and the row take 2 */
+    char text[4096];
+    size_t k = 0;
+    /* a complete pandas row, plus "deep": [[[...]]] */
+    k += (size_t)snprintf(text + k, sizeof text - k, "[%.*s, \"deep\": ", (int)strlen(k_pandas_obj) - 1, k_pandas_obj);
+    for (int i = 0; i < nest; i++) text[k++] = '[';
+    for (int i = 0; i < nest; i++) text[k++] = ']';
+    k += (size_t)snprintf(text + k, sizeof text - k, "}]");
+    ts_rows rows;
+    ts_error err = {0};
+    int rc = ts_rows_parse(g_pandas, TS_ROWS_JSON, text, k, "d.json", NULL, &rows, &err);
+    if (extra == 0) {
+      if (rc) fail_msg("depth %d: %s", nest + 2, err.msg);
+      assert_int_equal(rows.nrows, 1);
+      ts_rows_free(&rows);
+    } else {
+      assert_int_equal(rc, TS_ELIMIT);
+      assert_non_null(strstr(err.msg, "d.json:1: invalid JSON: nested deeper than the limit"));
+    }
+  }
 }
 
 static void test_limits(void **state) {
@@ -362,6 +401,7 @@ int main(void) {
       cmocka_unit_test(test_jsonl),
       cmocka_unit_test(test_json_escapes),
       cmocka_unit_test(test_json_errors),
+      cmocka_unit_test(test_json_depth_limit),
       cmocka_unit_test(test_limits),
       cmocka_unit_test(test_paths),
   };
