@@ -44,8 +44,13 @@ struct ts_explainer {
   int algorithm;           /* TS__EXPLAIN_FAST or TS__EXPLAIN_PATH */
 };
 
-/* Quadrature points that integrate the degree < depth polynomials exactly. */
-static int points_for_depth(int depth) { return depth <= 1 ? 1 : (depth + 1) / 2; }
+/* Quadrature points that integrate the degree < depth polynomials exactly:
+ * ceil(depth / 2), rounded up to even for the two-lane loops of shap_tree.c
+ * (more points than needed stay exact). */
+static int points_for_depth(int depth) {
+  const int n = depth <= 1 ? 1 : (depth + 1) / 2;
+  return n + (n & 1);
+}
 
 void ts_explainer_free(ts_explainer *e) {
   if (!e) return;
