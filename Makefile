@@ -95,3 +95,9 @@ test:
 stack:
 	@$(MAKE) -s all
 	@bash scripts/stack up
+
+# Every offline deployment validator (Dockerfile, kustomize + schemas + policies, Terraform,
+# pipeline, Prometheus rules, Grafana dashboard, linters): deploy/tools/check.sh.
+.PHONY: check-deploy
+check-deploy:
+	@bash deploy/tools/check.sh

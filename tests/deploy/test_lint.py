@@ -1,0 +1,53 @@
+#!/usr/bin/env python3
+"""Lints the deployment files: yamllint (deploy/.yamllint.yml) on every YAML file under deploy/
+and azure-pipelines.yml, shellcheck on deploy/tools/*.sh, node --check on deploy/tools/*.mjs,
+python compile on deploy/tools/*.py. Negative controls: a broken YAML file and a sloppy shell
+script must be rejected.
+"""
+import glob
+import os
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from deploylib import Checker, path, run  # noqa: E402
+
+CONF = path("deploy", ".yamllint.yml")
+
+
+def main():
+    c = Checker("test_lint")
+    yamls = sorted(glob.glob(path("deploy", "**", "*.y*ml"), recursive=True)) + [path("azure-pipelines.yml")]
+    # Relative paths: the ignore patterns in deploy/.yamllint.yml are relative to the repo root.
+    rc, out, err = run(["yamllint", "-c", CONF, "-f", "parsable", "deploy", "azure-pipelines.yml"])
+    c.check(rc == 0 and len(yamls) > 20, f"yamllint: {len(yamls)} YAML files under deploy/ and azure-pipelines.yml", out + err)
+    for f in sorted(glob.glob(path("deploy", "tools", "*.sh"))):
+        rc, out, err = run(["shellcheck", f])
+        c.check(rc == 0, f"shellcheck {os.path.relpath(f, path())}", out + err)
+    for f in sorted(glob.glob(path("deploy", "tools", "*.mjs"))):
+        rc, out, err = run(["node", "--check", f])
+        c.check(rc == 0, f"node --check {os.path.relpath(f, path())}", err)
+    for f in sorted(glob.glob(path("deploy", "tools", "*.py"))):
+        rc, out, err = run([sys.executable, "-m", "py_compile", f])
+        c.check(rc == 0, f"python compiles {os.path.relpath(f, path())}", err)
+    with tempfile.TemporaryDirectory() as d:
+        bad = os.path.join(d, "bad.yaml")
+        with open(bad, "w") as f:
+            f.write("a: 1\na: 2\nb: [1, 2\nc:   yes\n")
+        rc, out, _ = run(["yamllint", "-c", CONF, bad])
+        c.check(rc != 0 and "syntax" in out, "yamllint rejects broken YAML (negative control)", out)
+        bad = os.path.join(d, "bad2.yaml")
+        with open(bad, "w") as f:
+            f.write("a: 1\na: 2\nc: yes\n")
+        rc, out, _ = run(["yamllint", "-c", CONF, bad])
+        c.check(rc != 0 and "duplication of key" in out and "truthy" in out, "yamllint rejects duplicate keys and yes/no booleans", out)
+        sh = os.path.join(d, "bad.sh")
+        with open(sh, "w") as f:
+            f.write("#!/bin/bash\nfor f in $(ls *.txt); do rm $f; done\n")
+        rc, out, _ = run(["shellcheck", sh])
+        c.check(rc != 0, "shellcheck rejects a sloppy script (negative control)")
+    c.done()
+
+
+if __name__ == "__main__":
+    main()
