@@ -278,11 +278,13 @@ void ts_metrics_model_load(ts_metrics *m, const char *model, double seconds, int
     row->ok++;
   else
     row->failed++;
-  uint64_t ns = seconds_to_ns(seconds);
-  int b = 0;
-  while (b < NB && ns > load_bounds_ns[b]) b++;
-  row->hist[b]++;
-  row->hist[HIST_SUM] += ns;
+  if (seconds >= 0) { /* < 0: an attempt that never reached the model file */
+    uint64_t ns = seconds_to_ns(seconds);
+    int b = 0;
+    while (b < NB && ns > load_bounds_ns[b]) b++;
+    row->hist[b]++;
+    row->hist[HIST_SUM] += ns;
+  }
   pthread_mutex_unlock(&m->lock);
 }
 

@@ -140,8 +140,10 @@ void ts_metrics_thread_done(ts_metrics *m);
 /* --- Model lifecycle: any thread, takes a mutex. m may be NULL (no-op). --- */
 
 /* One model load attempt of `model` (any version) took `seconds`; ok != 0 for
- * success. Feeds treeserve_model_load_duration_seconds and
- * treeserve_model_loads_total. Model names beyond the table share "_other". */
+ * success. Feeds treeserve_model_loads_total and, when seconds >= 0,
+ * treeserve_model_load_duration_seconds (pass -1 for an attempt that failed
+ * before reading the model, e.g. a bad config.json). Model names beyond the
+ * table share "_other". */
 void ts_metrics_model_load(ts_metrics *m, const char *model, double seconds, int ok);
 
 /* One repository reload pass finished (ok != 0: no model failed). */

@@ -446,7 +446,7 @@ static int update_model(ts_repo *r, const scan_model *sm, const ts__repo_mrec *o
       nm->config_failed_id = sm->config_id;
       fmt(nm->reason, sizeof nm->reason, "%s", err.msg);
       st->failed++;
-      ts_metrics_model_load(r->metrics, sm->name, 0, 0);
+      ts_metrics_model_load(r->metrics, sm->name, -1, 0);
       TS_LOG(TS_LOG_ERROR, "model config invalid", TS_LOG_S("model", sm->name),
              TS_LOG_S("error", err.msg));
     }

@@ -265,6 +265,7 @@ static void test_lifecycle(void **state) {
   ts_metrics_model_load(m, "iris", 0.02, 1);
   ts_metrics_model_load(m, "iris", 0.5, 0);
   ts_metrics_model_load(m, "wine", 200.0, 1);
+  ts_metrics_model_load(m, "wine", -1, 0); /* counted, not timed */
   ts_metrics_reload(m, TS_METRICS_TRIGGER_POLL, 1);
   ts_metrics_reload(m, TS_METRICS_TRIGGER_POLL, 0);
   ts_metrics_reload(m, TS_METRICS_TRIGGER_SIGNAL, 1);
@@ -276,6 +277,8 @@ static void test_lifecycle(void **state) {
   assert_line(t, "treeserve_model_loads_total{model=\"iris\",result=\"success\"} 1");
   assert_line(t, "treeserve_model_loads_total{model=\"iris\",result=\"failure\"} 1");
   assert_line(t, "treeserve_model_loads_total{model=\"wine\",result=\"success\"} 1");
+  assert_line(t, "treeserve_model_loads_total{model=\"wine\",result=\"failure\"} 1");
+  assert_line(t, "treeserve_model_load_duration_seconds_count{model=\"wine\"} 1");
   assert_line(t, "treeserve_model_load_duration_seconds_bucket{model=\"iris\",le=\"0.01\"} 0");
   assert_line(t, "treeserve_model_load_duration_seconds_bucket{model=\"iris\",le=\"0.025\"} 1");
   assert_line(t, "treeserve_model_load_duration_seconds_bucket{model=\"iris\",le=\"0.5\"} 2");
