@@ -68,41 +68,51 @@ static inline uint32_t descend(const ts_forest *f, const ts_fnode *base, const d
 }
 
 /* One branch-free step of a simple tree: left = x <= thr, or NaN and
- * NAN_LEFT; leaves loop on themselves. */
-static inline uint32_t step(const ts_fnode *nd, uint32_t i, const double *x) {
+ * NAN_LEFT; leaves loop on themselves. When the caller knows the rows hold no
+ * NaN (`nan` is a compile-time constant after inlining) the NaN test goes. */
+static inline uint32_t step(const ts_fnode *nd, uint32_t i, const double *x, bool nan) {
   uint32_t ff = nd->ff;
   double v = x[ff & TS_FN_FEAT_MASK];
-  uint32_t left = (uint32_t)(v <= nd->u.thr) | ((uint32_t)isnan(v) & (ff >> 28) & 1u);
+  uint32_t left = (uint32_t)(v <= nd->u.thr);
+  if (nan) left |= (uint32_t)isnan(v) & (ff >> 28) & 1u;
   uint32_t m = 0u - left;
   return (m & (i + 1)) | (~m & (uint32_t)nd->right);
 }
 
 /* TS_LANES rows through one simple tree; idx[] receives the leaf nodes. */
-static inline void descend_rows(const ts_fnode *base, const double *const *x, uint32_t *idx) {
+static inline void descend_rows(const ts_fnode *base, const double *const *x, uint32_t *idx,
+                                bool nan) {
   for (int j = 0; j < TS_LANES; j++) idx[j] = 0;
   for (;;) {
     uint32_t all_leaves = TS_FN_LEAF;
     for (int j = 0; j < TS_LANES; j++) {
       const ts_fnode *nd = base + idx[j];
       all_leaves &= nd->ff;
-      idx[j] = step(nd, idx[j], x[j]);
+      idx[j] = step(nd, idx[j], x[j], nan);
     }
     if (all_leaves) return;
   }
 }
 
 /* One row through TS_LANES simple trees. */
-static inline void descend_trees(const ts_fnode *const *base, const double *x, uint32_t *idx) {
+static inline void descend_trees(const ts_fnode *const *base, const double *x, uint32_t *idx,
+                                 bool nan) {
   for (int j = 0; j < TS_LANES; j++) idx[j] = 0;
   for (;;) {
     uint32_t all_leaves = TS_FN_LEAF;
     for (int j = 0; j < TS_LANES; j++) {
       const ts_fnode *nd = base[j] + idx[j];
       all_leaves &= nd->ff;
-      idx[j] = step(nd, idx[j], x);
+      idx[j] = step(nd, idx[j], x, nan);
     }
     if (all_leaves) return;
   }
+}
+
+static bool row_has_nan(const double *x, int n) {
+  int bad = 0;
+  for (int i = 0; i < n; i++) bad |= isnan(x[i]);
+  return bad != 0;
 }
 
 static inline double leaf_value(const ts_forest *f, const ts_ftree *ft, const ts_fnode *leaf) {
@@ -166,6 +176,7 @@ long ts_predict_width(const ts_forest *f, const ts_predict_opts *opts) {
 /* Raw scores of one row into out[0..K): trees in lanes of TS_LANES. */
 static void raw_one_row(const ts_forest *f, int t0, int t1, const double *x, double *out) {
   const int K = f->num_class;
+  const bool nan = row_has_nan(x, f->num_features);
   int t = t0;
   while (t < t1) {
     bool lanes = t + TS_LANES <= t1;
@@ -178,7 +189,10 @@ static void raw_one_row(const ts_forest *f, int t0, int t1, const double *x, dou
     const ts_fnode *base[TS_LANES];
     uint32_t idx[TS_LANES];
     for (int j = 0; j < TS_LANES; j++) base[j] = f->nodes + f->trees[t + j].first;
-    descend_trees(base, x, idx);
+    if (nan)
+      descend_trees(base, x, idx, true);
+    else
+      descend_trees(base, x, idx, false);
     for (int j = 0; j < TS_LANES; j++) /* in tree order, as LightGBM adds them */
       out[(t + j) % K] += leaf_value(f, &f->trees[t + j], base[j] + idx[j]);
     t += TS_LANES;
@@ -189,6 +203,14 @@ static void raw_one_row(const ts_forest *f, int t0, int t1, const double *x, dou
 static void raw_block(const ts_forest *f, int t0, int t1, const double *xb, size_t nb,
                       size_t stride, double *ob) {
   const size_t K = (size_t)f->num_class;
+  /* Which lane groups hold a NaN somewhere: the others use the NaN-free step. */
+  bool group_nan[TS_BLOCK_MAX_ROWS / TS_LANES];
+  for (size_t g = 0; g * TS_LANES < nb; g++) {
+    bool any = false;
+    for (size_t r = g * TS_LANES; r < nb && r < (g + 1) * TS_LANES; r++)
+      any = any || row_has_nan(xb + r * stride, f->num_features);
+    group_nan[g] = any;
+  }
   for (int t = t0; t < t1; t++) {
     const ts_ftree *ft = &f->trees[t];
     const ts_fnode *base = f->nodes + ft->first;
@@ -204,7 +226,10 @@ static void raw_block(const ts_forest *f, int t0, int t1, const double *xb, size
         const double *x[TS_LANES];
         uint32_t idx[TS_LANES];
         for (int j = 0; j < TS_LANES; j++) x[j] = xb + (r + (size_t)j) * stride;
-        descend_rows(base, x, idx);
+        if (group_nan[r / TS_LANES])
+          descend_rows(base, x, idx, true);
+        else
+          descend_rows(base, x, idx, false);
         for (int j = 0; j < TS_LANES; j++)
           ob[(r + (size_t)j) * K + k] += leaf_value(f, ft, base + idx[j]);
       }
