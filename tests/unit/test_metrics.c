@@ -235,6 +235,18 @@ static void test_intern_cap_and_escaping(void **state) {
     assert_true(last >= 1 && last < TS_METRICS_MAX_MODELS);
   }
   assert_int_equal(last, TS_METRICS_MODEL_OTHER);
+  /* Label values are cut at TS_METRICS_MAX_LABEL bytes: the cut pair is
+   * the same pair as its prefix. */
+  char longname[TS_METRICS_MAX_LABEL + 50];
+  memset(longname, 'L', sizeof longname - 1);
+  longname[sizeof longname - 1] = 0;
+  ts_metrics *m2 = new_registry();
+  int a = ts_metrics_intern(m2, longname, "1");
+  longname[TS_METRICS_MAX_LABEL] = 0;
+  assert_int_equal(ts_metrics_intern(m2, longname, "1"), a);
+  longname[TS_METRICS_MAX_LABEL - 1] = 0;
+  assert_int_not_equal(ts_metrics_intern(m2, longname, "1"), a);
+  ts_metrics_free(m2);
   assert_int_equal(ts_metrics_intern(NULL, "x", "1"), TS_METRICS_MODEL_NONE);
   ts_metrics_request_begin(m);
   ts_metrics_request_end(m, &(ts_metrics_request){.model = last, .endpoint = TS_METRICS_EP_PREDICT,

@@ -297,6 +297,51 @@ static void test_config_invalid(void **state) {
   free(js);
 }
 
+/* Mutated configs (flipped, inserted, deleted bytes and truncations of valid
+ * ones, fixed seed) never crash or read out of bounds (ASan) and always give
+ * 0 or a TS_E* code with a message naming the file. */
+static void test_config_mutations(void **state) {
+  (void)state;
+  static const char *seeds[] = {
+      "{\"description\": \"a \\\"b\\\" \\u00e9 \\ud83d\\ude00\", \"default_output\": \"raw\", "
+      "\"max_rows\": 500, \"default_version\": 3, \"explain\": false}",
+      "{\"max_rows\": 1}", "{}", "{\"explain\": true, \"description\": \"\"}"};
+  const char alphabet[] = "{}[]\",:\\u0123456789-.etfn ";
+  unsigned seed = 12345;
+  char buf[512];
+  for (int it = 0; it < 20000; it++) {
+    const char *src = seeds[it % 4];
+    size_t n = strlen(src);
+    memcpy(buf, src, n);
+    int edits = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 4;
+    for (int e = 0; e < edits; e++) {
+      seed = seed * 1103515245u + 12345u;
+      size_t pos = n ? (seed >> 8) % n : 0;
+      char c = alphabet[(seed >> 20) % (sizeof alphabet - 1)];
+      switch ((seed >> 28) % 4) {
+      case 0: if (n) buf[pos] = c; break;
+      case 1: if (n + 1 < sizeof buf) { memmove(buf + pos + 1, buf + pos, n - pos); buf[pos] = c; n++; } break;
+      case 2: if (n) { memmove(buf + pos, buf + pos + 1, n - pos - 1); n--; } break;
+      default: n = pos; break;
+      }
+    }
+    /* Parse from an exact-size heap copy so ASan sees any read past the end. */
+    char *exact = malloc(n ? n : 1);
+    memcpy(exact, buf, n);
+    ts_repo_model_config c;
+    ts_error err = {0};
+    int rc = ts__repo_config_parse(exact, n, "f.json", &c, &err);
+    if (rc) {
+      assert_true(rc == TS_EPARSE || rc == TS_EINVAL || rc == TS_ELIMIT);
+      assert_non_null(strstr(err.msg, "f.json: "));
+    } else {
+      assert_true(c.max_rows >= 0 && c.max_rows <= TS_REPO_MAX_ROWS_LIMIT);
+      assert_true(strlen(c.description) <= TS_REPO_MAX_DESCRIPTION);
+    }
+    free(exact);
+  }
+}
+
 static void test_config_file_limit(void **state) {
   (void)state;
   size_t n = TS_REPO_MAX_CONFIG_BYTES + 1;
@@ -660,6 +705,11 @@ static void test_single_models(void **state) {
   assert_int_equal(ts_repo_create(&(ts_repo_config){.dir = path_of("nowhere")}, &r, &err), TS_EIO);
   assert_int_equal(ts_repo_create(&(ts_repo_config){.dir = path_of("files/one.txt")}, &r, &err), TS_EIO);
   assert_non_null(strstr(err.msg, "not a directory"));
+  char longdir[TS_REPO_MAX_PATH];
+  memset(longdir, 'd', sizeof longdir - 1);
+  longdir[sizeof longdir - 1] = 0;
+  assert_int_equal(ts_repo_create(&(ts_repo_config){.dir = longdir}, &r, &err), TS_EINVAL);
+  assert_non_null(strstr(err.msg, "too long"));
 }
 
 static void test_version_limit_and_missing_dir(void **state) {
@@ -680,12 +730,26 @@ static void test_version_limit_and_missing_dir(void **state) {
   assert_int_equal(n, TS_REPO_MAX_VERSIONS);
   assert_string_equal(it[0].version, "3"); /* the lowest two were dropped */
   free(it);
+  /* More model folders than TS_REPO_MAX_MODELS: the extra ones are ignored
+   * (and logged), the rest still work. */
+  for (int i = 0; i < TS_REPO_MAX_MODELS + 1; i++) {
+    char rel[64];
+    snprintf(rel, sizeof rel, "z%05d", i);
+    mkdirs(rel);
+  }
+  reload(r, &st);
+  assert_int_equal(ts_repo_index(r, &it, &n, &err), 0);
+  assert_int_equal(n, TS_REPO_MAX_VERSIONS + TS_REPO_MAX_MODELS - 1); /* "many" took one slot */
+  free(it);
+  char *log = log_text();
+  assert_non_null(strstr(log, "\"msg\":\"model folder ignored: too many models\""));
+  free(log);
   /* The repository folder disappears: the pass fails, nothing changes. */
   rm_rf(tmpdir);
   assert_int_equal(ts_repo_reload(r, TS_METRICS_TRIGGER_POLL, &st, &err), TS_EIO);
   assert_non_null(strstr(err.msg, "cannot read"));
   assert_int_equal(ts_repo_index(r, &it, &n, &err), 0);
-  assert_int_equal(n, TS_REPO_MAX_VERSIONS);
+  assert_int_equal(n, TS_REPO_MAX_VERSIONS + TS_REPO_MAX_MODELS - 1);
   free(it);
   mkdir(tmpdir, 0700);
   ts_repo_free(r);
@@ -817,6 +881,7 @@ int main(void) {
       cmocka_unit_test(test_names),
       cmocka_unit_test(test_config_valid),
       cmocka_unit_test(test_config_invalid),
+      cmocka_unit_test(test_config_mutations),
       cmocka_unit_test_setup_teardown(test_config_file_limit, setup, teardown),
       cmocka_unit_test_setup_teardown(test_scan_versions_and_lookup, setup, teardown),
       cmocka_unit_test_setup_teardown(test_versions_come_and_go, setup, teardown),
