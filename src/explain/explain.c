@@ -160,7 +160,7 @@ size_t ts_explainer_memory_bytes(const ts_explainer *e) {
   size_t b = sizeof *e + sizeof(ts__shap_tree) * (size_t)e->num_trees;
   for (int i = 0; i < e->num_trees; i++) {
     const int nl = e->trees[i].tree->num_leaves;
-    if (nl > 1) b += sizeof(double) * 2 * (size_t)(nl - 1);
+    if (nl > 1) b += sizeof(ts__shap_node) * (size_t)(nl - 1);
   }
   b += sizeof(ts__gauss_rule) * ((size_t)e->max_points + 1);
   for (int n = 1; n <= e->max_points; n++) {

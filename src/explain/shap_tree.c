@@ -46,29 +46,35 @@ static const double kZeroThreshold = (double)1e-35f;
 
 /* ------------------------------------------------------------------ decision */
 
-static inline __attribute__((always_inline)) int decide(const ts_tree *t, int node, double fval) {
-  const uint8_t dt = t->decision_type[node];
+/* LightGBM's Tree::Decision for a node with decision type `dt` and threshold
+ * `thr`: 1 when value `fval` goes to the left child. */
+static inline __attribute__((always_inline)) int goes_left(const ts_tree *t, uint8_t dt,
+                                                           double thr, double fval) {
   if (dt & TS_DT_CATEGORICAL) {
     /* NaN, negative and (as x86's truncating conversion makes them INT_MIN)
      * out-of-int-range values never match a category. */
-    if (isnan(fval) || !(fval > -2147483649.0 && fval < 2147483648.0)) return t->right_child[node];
+    if (isnan(fval) || !(fval > -2147483649.0 && fval < 2147483648.0)) return 0;
     const int iv = (int)fval;
-    if (iv < 0) return t->right_child[node];
-    const int set = (int)t->threshold[node];
+    if (iv < 0) return 0;
+    const int set = (int)thr;
     const int32_t begin = t->cat_boundaries[set];
     const int32_t nwords = t->cat_boundaries[set + 1] - begin;
     const int word = iv / 32;
-    if (word >= nwords) return t->right_child[node];
-    return ((t->cat_threshold[begin + word] >> (iv % 32)) & 1u) ? t->left_child[node]
-                                                                 : t->right_child[node];
+    if (word >= nwords) return 0;
+    return (int)((t->cat_threshold[begin + word] >> (iv % 32)) & 1u);
   }
   const int missing = (dt >> TS_DT_MISSING_SHIFT) & TS_DT_MISSING_MASK;
   if (isnan(fval) && missing != TS_MISSING_NAN) fval = 0.0;
   if ((missing == TS_MISSING_ZERO && fval >= -kZeroThreshold && fval <= kZeroThreshold) ||
       (missing == TS_MISSING_NAN && isnan(fval))) {
-    return (dt & TS_DT_DEFAULT_LEFT) ? t->left_child[node] : t->right_child[node];
+    return (dt & TS_DT_DEFAULT_LEFT) != 0;
   }
-  return fval <= t->threshold[node] ? t->left_child[node] : t->right_child[node];
+  return fval <= thr;
+}
+
+static inline __attribute__((always_inline)) int decide(const ts_tree *t, int node, double fval) {
+  return goes_left(t, t->decision_type[node], t->threshold[node], fval) ? t->left_child[node]
+                                                                        : t->right_child[node];
 }
 
 int ts__shap_decide(const ts_tree *t, int node, double fval) { return decide(t, node, fval); }
@@ -202,9 +208,9 @@ int ts__shap_tree_init(ts__shap_tree *st, const ts_tree *tree, int index, ts_err
                           l, c);
     }
   }
-  st->ratio = malloc(sizeof(double) * 2 * (size_t)(nl - 1));
+  st->nodes = malloc(sizeof(ts__shap_node) * (size_t)(nl - 1));
   int *stack = malloc(sizeof(int) * 2 * (size_t)nl);
-  if (!st->ratio || !stack) {
+  if (!st->nodes || !stack) {
     free(stack);
     ts__shap_tree_free(st);
     return ts_error_set(err, TS_ENOMEM, "tree %d: out of memory", index);
@@ -223,8 +229,14 @@ int ts__shap_tree_init(ts__shap_tree *st, const ts_tree *tree, int index, ts_err
     }
     const double w = tree->internal_count[u];
     const int lc = tree->left_child[u], rc = tree->right_child[u];
-    st->ratio[2 * u] = (lc >= 0 ? tree->internal_count[lc] : tree->leaf_count[~lc]) / w;
-    st->ratio[2 * u + 1] = (rc >= 0 ? tree->internal_count[rc] : tree->leaf_count[~rc]) / w;
+    ts__shap_node *nd = &st->nodes[u];
+    nd->ratio[0] = (lc >= 0 ? tree->internal_count[lc] : tree->leaf_count[~lc]) / w;
+    nd->ratio[1] = (rc >= 0 ? tree->internal_count[rc] : tree->leaf_count[~rc]) / w;
+    nd->threshold = tree->threshold[u];
+    nd->child[0] = lc;
+    nd->child[1] = rc;
+    nd->feature = tree->split_feature[u];
+    nd->decision_type = tree->decision_type[u];
     stack[sp++] = lc;
     stack[sp++] = d + 1;
     stack[sp++] = rc;
@@ -250,8 +262,8 @@ int ts__shap_tree_init(ts__shap_tree *st, const ts_tree *tree, int index, ts_err
 
 void ts__shap_tree_free(ts__shap_tree *st) {
   if (!st) return;
-  free(st->ratio);
-  st->ratio = NULL;
+  free(st->nodes);
+  st->nodes = NULL;
 }
 
 /* ------------------------------------------------------------------ scratch */
@@ -317,7 +329,7 @@ void ts__shap_load_row(ts__shap_scratch *s, const double *x) {
 
 typedef struct fast_ctx {
   const ts_tree *t;
-  const double *ratio;
+  const ts__shap_node *nodes;
   int n;
   const double *tt, *omt, *ninv, *w;
   double *levels; /* level l: P at +0, 1/q at +n, a at +2n, S at +3n (stride 4n) */
@@ -358,9 +370,10 @@ static inline v2d splat(double x) { return (v2d){x, x}; }
  *    deeper split on the same feature reads back. */
 static void fast_visit(const fast_ctx *c, int u, int l) {
   const ts_tree *t = c->t;
+  const ts__shap_node *nd = &c->nodes[u];
   const int n = c->n; /* even: see points_for_depth in explain.c */
-  const int f = t->split_feature[u];
-  const int hot = decide(t, u, c->x[f]);
+  const int f = nd->feature;
+  const int hot_side = goes_left(t, nd->decision_type, nd->threshold, c->x[f]) ? 0 : 1;
   const double zo = c->ez[f];
   const int oo = c->eo[f];
   const int lo = c->el[f];
@@ -374,9 +387,9 @@ static void fast_visit(const fast_ctx *c, int u, int l) {
   v2d acc = splat(0.0);
 
   for (int side = 0; side < 2; side++) {
-    const int ch = side ? t->right_child[u] : t->left_child[u];
-    const double zn = c->ratio[2 * u + side] * zo;
-    const int on = (ch == hot) ? oo : 0;
+    const int ch = nd->child[side];
+    const double zn = nd->ratio[side] * zo;
+    const int on = (side == hot_side) ? oo : 0;
     const double *Ac = c->ninv;
     const v2d vzn = splat(zn);
     if (dead) {
@@ -447,7 +460,7 @@ void ts__shap_tree_fast(const ts__shap_tree *st, ts__shap_scratch *s, double *ph
   if (t->num_leaves <= 1) return;
   const ts__gauss_rule *r = st->rule;
   fast_ctx c = {.t = t,
-                .ratio = st->ratio,
+                .nodes = st->nodes,
                 .n = r->n,
                 .tt = r->t,
                 .omt = r->omt,

@@ -49,6 +49,16 @@ typedef struct ts__gauss_rule {
 int ts__gauss_rule_init(ts__gauss_rule *r, int n, ts_error *err);
 void ts__gauss_rule_free(ts__gauss_rule *r);
 
+/* One internal node as the fast algorithm reads it: everything in one
+ * 40-byte record instead of six arrays of the model. */
+typedef struct ts__shap_node {
+  double threshold;      /* numerical threshold or category set index */
+  double ratio[2];       /* count(left) / count(node), count(right) / count(node) */
+  int32_t child[2];      /* left, right (negative: ~leaf) */
+  int32_t feature;
+  uint8_t decision_type;
+} ts__shap_node;
+
 /* Per-tree data: borrowed tree plus what TreeSHAP needs that does not depend
  * on the row. */
 typedef struct ts__shap_tree {
@@ -56,7 +66,7 @@ typedef struct ts__shap_tree {
   int depth;             /* deepest leaf in edges, 0 for a single-leaf tree */
   int unique_depth;      /* most distinct features on one root-to-leaf path */
   double expected;       /* LightGBM's Tree::ExpectedValue() */
-  double *ratio;         /* [2 * (num_leaves - 1)]: count(left) / count(node), count(right) / count(node) */
+  ts__shap_node *nodes;  /* [num_leaves - 1] */
   const ts__gauss_rule *rule; /* quadrature for this depth (owned by the explainer) */
 } ts__shap_tree;
 
