@@ -4,7 +4,8 @@
  * scraper renders.
  *
  * `test_metrics --dump` prints a sample exposition (every family populated)
- * for tests/metrics/test_promtool.sh to feed to `promtool check metrics`. */
+ * for tests/metrics/test_promtool.sh to feed to `promtool check metrics`;
+ * `test_metrics --bench [threads]` prints the recording cost. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "metrics/metrics.h"
 
@@ -490,8 +492,57 @@ static int dump(void) {
   return 0;
 }
 
+/* `test_metrics --bench [threads]`: ns per recorded request (begin + end) with
+ * N threads recording at once, and the time of one scrape. Prints numbers
+ * only; never part of the test run. */
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+#define BENCH_N 5000000
+
+static void *bench_worker(void *p) {
+  worker_arg *a = p;
+  double t0 = now_s();
+  for (int i = 0; i < BENCH_N; i++) {
+    ts_metrics_request_begin(a->m);
+    ts_metrics_request_end(a->m, &(ts_metrics_request){.model = a->id, .endpoint = TS_METRICS_EP_INFER,
+                                                       .status = 200, .total_seconds = 0.0001,
+                                                       .parse_seconds = 0.00001,
+                                                       .predict_seconds = 0.00002,
+                                                       .write_seconds = 0.00001, .rows = 1,
+                                                       .request_bytes = 300, .response_bytes = 60});
+  }
+  printf("  thread: %.1f ns per request\n", (now_s() - t0) / BENCH_N * 1e9);
+  return NULL;
+}
+
+static int bench(int threads) {
+  ts_metrics *m = NULL;
+  if (ts_metrics_create(NULL, &m, NULL)) return 1;
+  worker_arg a = {m, ts_metrics_intern(m, "bench", "1"), NULL};
+  pthread_t t[64];
+  if (threads < 1 || threads > 64) threads = 1;
+  printf("metrics: %d thread(s) x %d requests (begin + end, all stages)\n", threads, BENCH_N);
+  for (int i = 0; i < threads; i++) pthread_create(&t[i], NULL, bench_worker, &a);
+  for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
+  char *out;
+  size_t len = 0;
+  double t0 = now_s();
+  for (int i = 0; i < 100; i++) {
+    if (ts_metrics_render(m, &out, &len, NULL)) return 1;
+    free(out);
+  }
+  printf("render: %.1f us per scrape (%zu bytes)\n", (now_s() - t0) / 100 * 1e6, len);
+  ts_metrics_free(m);
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc > 1 && !strcmp(argv[1], "--dump")) return dump();
+  if (argc > 1 && !strcmp(argv[1], "--bench")) return bench(argc > 2 ? atoi(argv[2]) : 1);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_empty_registry),
       cmocka_unit_test(test_requests_and_histograms),

@@ -1,4 +1,4 @@
-/* Unit tests for src/repo: names, config.json, scanning and versions, failed
+/* Unit tests for src/repo (`test_repo --bench [threads]` prints lookup cost): names, config.json, scanning and versions, failed
  * loads keeping the old model, the repository API (index/load/unload),
  * readiness, the background reload thread, and swapping while other threads
  * look up and predict (entries are freed once the last holder releases them).
@@ -876,7 +876,45 @@ static void test_concurrent_reload_swaps(void **state) {
   ts_metrics_free(m);
 }
 
-int main(void) {
+/* `test_repo --bench [threads]`: ns per ts_repo_acquire + ts_repo_release of
+ * the default version with N threads looking up at once. Numbers only. */
+#define BENCH_N 5000000
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void *bench_reader(void *p) {
+  ts_repo *r = p;
+  double t0 = now_s();
+  for (int i = 0; i < BENCH_N; i++) {
+    const ts_repo_entry *e;
+    if (ts_repo_acquire(r, "m", 1, NULL, 0, &e, NULL)) abort();
+    ts_repo_release(e);
+  }
+  printf("  thread: %.1f ns per acquire + release\n", (now_s() - t0) / BENCH_N * 1e9);
+  return NULL;
+}
+
+static int bench(int threads) {
+  setup(NULL);
+  put_model("m", "1", "constant_model");
+  ts_repo *r = open_dir(NULL);
+  reload(r, NULL);
+  if (threads < 1 || threads > 64) threads = 1;
+  printf("repo: %d thread(s) x %d lookups\n", threads, BENCH_N);
+  pthread_t t[64];
+  for (int i = 0; i < threads; i++) pthread_create(&t[i], NULL, bench_reader, r);
+  for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
+  ts_repo_free(r);
+  teardown(NULL);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc > 1 && !strcmp(argv[1], "--bench")) return bench(argc > 2 ? atoi(argv[2]) : 1);
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_names),
       cmocka_unit_test(test_config_valid),
