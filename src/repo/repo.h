@@ -130,8 +130,9 @@ void ts_repo_free(ts_repo *r);
 /* One scan + load pass (the first call is the initial load). Runs on the
  * calling thread, serialized with other reloads. Returns 0 when the pass ran
  * (individual model failures are recorded, logged, counted and reported in
- * *stats, which may be NULL); TS_EIO only if the repository directory itself
- * cannot be read (everything already loaded keeps serving). */
+ * *stats, which may be NULL); TS_EIO if the repository directory itself
+ * cannot be read, TS_ENOMEM; on error everything already loaded keeps
+ * serving unchanged. */
 int ts_repo_reload(ts_repo *r, ts_metrics_trigger trigger, ts_repo_reload_stats *stats,
                    ts_error *err);
 
@@ -188,7 +189,10 @@ typedef struct ts_repo_index_item {
 } ts_repo_index_item;
 
 /* POST /v2/repository/index: every model and version, sorted by name then
- * version. A model with no loadable version appears once with version "".
+ * version. A model without version folders appears once with version "" and
+ * state UNAVAILABLE; a version that failed to load is UNAVAILABLE with the
+ * reason; a READY version whose newer file failed keeps READY and the reason
+ * says so.
  * *items is a new array of *n items (free with free()); may be NULL when *n is
  * 0. Errors: TS_ENOMEM. Thread-safe. */
 int ts_repo_index(ts_repo *r, ts_repo_index_item **items, size_t *n, ts_error *err);
