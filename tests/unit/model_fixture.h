@@ -77,7 +77,7 @@ static const char kFixtureModel[] =
 
 /* Returns a new string: `base` with the first occurrence of `from` replaced by
  * `to` (the test fails if `from` is absent). */
-static char *fixture_replace(const char *base, const char *from, const char *to) {
+static inline char *fixture_replace(const char *base, const char *from, const char *to) {
   const char *at = strstr(base, from);
   if (!at) return NULL;
   size_t n = strlen(base) - strlen(from) + strlen(to);
@@ -90,7 +90,7 @@ static char *fixture_replace(const char *base, const char *from, const char *to)
 }
 
 /* 1-based line number of the first line containing `needle` in `text`. */
-static int fixture_line_of(const char *text, const char *needle) {
+static inline int fixture_line_of(const char *text, const char *needle) {
   const char *at = strstr(text, needle);
   int line = 1;
   for (const char *p = text; at && p < at; p++) line += *p == '\n';
