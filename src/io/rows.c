@@ -1,8 +1,8 @@
 /*
  * Input rows (CSV / JSON array / JSON Lines) -> matrix in model feature order.
  * See rows.h for the rules. CSV goes through io/csv (no copies); JSON is
- * tokenized by jsmn into a bounded token array, strings are unescaped only
- * when they contain a backslash.
+ * checked strictly (io/json_syntax), then tokenized by jsmn into a bounded
+ * token array; strings are unescaped only when they contain a backslash.
  */
 #include "io/rows.h"
 
@@ -24,6 +24,7 @@
 
 #include "base/dtoa.h"
 #include "io/csv.h"
+#include "io/json_syntax.h"
 
 /* How much of an offending value an error message quotes. */
 #define TS_ROWS_MSG_VALUE_MAX 60
@@ -383,162 +384,6 @@ static int json_object_row(builder *b, const char *js, size_t jslen, const jsmnt
   return 0;
 }
 
-/* Strict JSON syntax check (RFC 8259) before jsmn tokenizes: jsmn alone
- * accepts some malformed text (doubled or trailing commas, a missing comma
- * between values), which must be an error rather than a guess. A pushdown
- * automaton over the bytes, its stack bounded by TS_ROWS_MAX_JSON_DEPTH, so it
- * is O(n) and never recurses. On failure *off is the offending byte's offset
- * and *why says what was expected. */
-enum { JV_VALUE, JV_VALUE_OR_END, JV_KEY, JV_KEY_OR_END, JV_COLON, JV_AFTER };
-
-static bool json_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
-
-static bool scan_string(const char *s, size_t n, size_t *i) {
-  size_t k = *i + 1; /* after the opening quote */
-  while (k < n) {
-    unsigned char c = (unsigned char)s[k];
-    if (c == '"') {
-      *i = k + 1;
-      return true;
-    }
-    if (c < 0x20) return false;
-    if (c == '\\') {
-      if (++k >= n) return false;
-      if (s[k] == 'u') {
-        for (int h = 1; h <= 4; h++)
-          if (k + (size_t)h >= n || hexval(s[k + (size_t)h]) < 0) return false;
-        k += 4;
-      } else if (!strchr("\"\\/bfnrt", s[k]) || s[k] == '\0') {
-        return false;
-      }
-    }
-    k++;
-  }
-  return false;
-}
-
-static bool scan_number(const char *s, size_t n, size_t *i) {
-  size_t k = *i;
-  if (k < n && s[k] == '-') k++;
-  if (k < n && s[k] == '0') {
-    k++;
-  } else if (k < n && s[k] >= '1' && s[k] <= '9') {
-    while (k < n && s[k] >= '0' && s[k] <= '9') k++;
-  } else {
-    return false;
-  }
-  if (k < n && s[k] == '.') {
-    size_t d = ++k;
-    while (k < n && s[k] >= '0' && s[k] <= '9') k++;
-    if (k == d) return false;
-  }
-  if (k < n && (s[k] == 'e' || s[k] == 'E')) {
-    k++;
-    if (k < n && (s[k] == '+' || s[k] == '-')) k++;
-    size_t d = k;
-    while (k < n && s[k] >= '0' && s[k] <= '9') k++;
-    if (k == d) return false;
-  }
-  *i = k;
-  return true;
-}
-
-static int json_check(const char *s, size_t n, size_t *off, const char **why) {
-  char stack[TS_ROWS_MAX_JSON_DEPTH]; /* '{' or '[' */
-  int depth = 0, st = JV_VALUE;
-  size_t i = 0;
-  for (;;) {
-    while (i < n && json_ws(s[i])) i++;
-    *off = i;
-    if (i >= n) {
-      if (st == JV_AFTER && depth == 0) return 0;
-      *why = "the input ends inside a value";
-      return TS_EPARSE;
-    }
-    char c = s[i];
-    switch (st) {
-    case JV_VALUE_OR_END:
-      if (c == ']') {
-        depth--;
-        i++;
-        st = JV_AFTER;
-        continue;
-      }
-      /* fall through */
-    case JV_VALUE:
-      if (c == '{' || c == '[') {
-        if (depth >= TS_ROWS_MAX_JSON_DEPTH) {
-          *why = "nested deeper than the limit";
-          return TS_ELIMIT;
-        }
-        stack[depth++] = c;
-        i++;
-        st = c == '{' ? JV_KEY_OR_END : JV_VALUE_OR_END;
-        continue;
-      }
-      if (c == '"') {
-        if (!scan_string(s, n, &i)) {
-          *why = "bad string (unterminated, control character or bad escape)";
-          return TS_EPARSE;
-        }
-      } else if (c == '-' || (c >= '0' && c <= '9')) {
-        if (!scan_number(s, n, &i)) {
-          *why = "bad number";
-          return TS_EPARSE;
-        }
-      } else if (n - i >= 4 && (!memcmp(s + i, "true", 4) || !memcmp(s + i, "null", 4))) {
-        i += 4;
-      } else if (n - i >= 5 && !memcmp(s + i, "false", 5)) {
-        i += 5;
-      } else {
-        *why = "expected a value (number, string, true, false, null, object or array)";
-        return TS_EPARSE;
-      }
-      st = JV_AFTER;
-      continue;
-    case JV_KEY_OR_END:
-      if (c == '}') {
-        depth--;
-        i++;
-        st = JV_AFTER;
-        continue;
-      }
-      /* fall through */
-    case JV_KEY:
-      if (c != '"' || !scan_string(s, n, &i)) {
-        *why = "expected a string key";
-        return TS_EPARSE;
-      }
-      st = JV_COLON;
-      continue;
-    case JV_COLON:
-      if (c != ':') {
-        *why = "expected ':'";
-        return TS_EPARSE;
-      }
-      i++;
-      st = JV_VALUE;
-      continue;
-    default: /* JV_AFTER */
-      if (depth == 0) {
-        *why = "unexpected data after the JSON value";
-        return TS_EPARSE;
-      }
-      if (c == ',') {
-        i++;
-        st = stack[depth - 1] == '{' ? JV_KEY : JV_VALUE;
-      } else if ((c == '}' && stack[depth - 1] == '{') || (c == ']' && stack[depth - 1] == '[')) {
-        depth--;
-        i++;
-      } else {
-        *why = stack[depth - 1] == '{' ? "expected ',' or '}'" : "expected ',' or ']'";
-        return TS_EPARSE;
-      }
-      continue;
-    }
-  }
-}
-
 static const char *jsmn_why(int rc) {
   return rc == JSMN_ERROR_PART ? "the input ends inside a value" : "unexpected character";
 }
@@ -550,7 +395,7 @@ static int parse_json_array(builder *b, const char *js, size_t len, ts_error *er
   if (!seen) return ts_error_set(err, TS_ENOMEM, "%s: out of memory", b->name);
   size_t off;
   const char *why;
-  if (len > 0 && (rc = json_check(js, len, &off, &why)) != 0) {
+  if (len > 0 && (rc = ts_json_syntax_check(js, len, TS_ROWS_MAX_JSON_DEPTH, &off, &why)) != 0) {
     rc = ts_error_set(err, rc, "%s:%zu: invalid JSON: %s", b->name, line_of(js, off), why);
     goto out;
   }
@@ -625,7 +470,7 @@ static int parse_jsonl(builder *b, const char *js, size_t len, ts_error *err) {
     if (k == n) continue; /* blank line */
     size_t off;
     const char *why;
-    if ((rc = json_check(s, n, &off, &why)) != 0) {
+    if ((rc = ts_json_syntax_check(s, n, TS_ROWS_MAX_JSON_DEPTH, &off, &why)) != 0) {
       rc = ts_error_set(err, rc, "%s:%zu: invalid JSON: %s", b->name, line, why);
       goto out;
     }
