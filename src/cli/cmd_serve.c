@@ -223,6 +223,14 @@ int ts_cmd_serve(int argc, char **argv) {
   if (ts_repo_reload(repo, TS_METRICS_TRIGGER_STARTUP, &st, &err)) goto fail;
   TS_LOG(TS_LOG_INFO, "models loaded", TS_LOG_I("loaded", st.loaded), TS_LOG_I("failed", st.failed),
          TS_LOG_S("repository", c.val[O_REPO]), TS_LOG_U("single_models", c.nsingles));
+  /* Models that fail to load are logged and counted by the repository and the
+   * others are served; but when every model failed there is nothing to serve,
+   * and starting anyway would only hide the mistake behind a failing readiness
+   * probe. */
+  if (st.loaded == 0 && st.failed > 0) {
+    ts_error_set(&err, TS_EINVAL, "none of the %d model(s) could be loaded (see the log lines above)", st.failed);
+    goto fail;
+  }
   if (ts_repo_start(repo, poll, &err)) goto fail;
   ts_api_config acfg = {.repo = repo, .metrics = metrics, .admin_token = c.val[O_ADMIN], .version = TS_VERSION,
                         .max_rows = (long)rows, .max_depth = (int)depth, .max_tokens = (long)tokens,
