@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Lints the deployment files: yamllint (deploy/.yamllint.yml) on every YAML file under deploy/
 and azure-pipelines.yml, shellcheck on deploy/tools/*.sh, node --check on deploy/tools/*.mjs,
-python compile on deploy/tools/*.py. Negative controls: a broken YAML file and a sloppy shell
+python compile on deploy/tools/*.py; docs/deploy.md has its diagram and sections and names only
+files that exist. Negative controls: a broken YAML file and a sloppy shell
 script must be rejected.
 """
 import glob
 import os
+import re
 import sys
 import tempfile
 
@@ -13,6 +15,22 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from deploylib import Checker, path, run  # noqa: E402
 
 CONF = path("deploy", ".yamllint.yml")
+DOC_SECTIONS = ["## Architecture", "## From an empty subscription to the first prediction", "## Pipeline",
+                "## Graceful shutdown", "## Models in Blob Storage", "## Rollback", "## Scaling", "## Monitoring and alerts"]
+
+
+def doc_errors(text):
+    """docs/deploy.md: a diagram, the required sections, and every repository path it names exists."""
+    errs = []
+    if "```mermaid" not in text:
+        errs.append("no Mermaid architecture diagram")
+    errs += [f"missing section {s!r}" for s in DOC_SECTIONS if s not in text]
+    for p in sorted(set(re.findall(r"`((?:deploy|tests|scripts|examples|docs|src)/[\w./{},<>-]*?)`", text))):
+        if "<" in p or "{" in p or "*" in p:
+            continue
+        if not os.path.exists(path(p.split()[0].rstrip("/"))):
+            errs.append(f"names {p}, which does not exist")
+    return errs
 
 
 def main():
@@ -30,6 +48,11 @@ def main():
     for f in sorted(glob.glob(path("deploy", "tools", "*.py"))):
         rc, out, err = run([sys.executable, "-m", "py_compile", f])
         c.check(rc == 0, f"python compiles {os.path.relpath(f, path())}", err)
+    doc = open(path("docs", "deploy.md"), encoding="utf-8").read()
+    e = doc_errors(doc)
+    c.check(not e, "docs/deploy.md has the diagram, the sections, and only paths that exist", "; ".join(e))
+    e = doc_errors(doc.replace("```mermaid", "```text").replace("## Rollback", "## Undo") + "\nsee `deploy/k8s/nope.yaml`\n")
+    c.check(len(e) == 3, "the docs check catches a missing diagram, section and path (negative control)", str(e))
     with tempfile.TemporaryDirectory() as d:
         bad = os.path.join(d, "bad.yaml")
         with open(bad, "w") as f:
