@@ -23,9 +23,7 @@
 
 #include "predict/forest_internal.h"
 
-#ifndef TS_LANES
-#define TS_LANES 8
-#endif
+#define TS_LANES 8 /* the kernels below are unrolled for exactly 8 */
 /* Input bytes a block of rows may take (rows stay in L2 while trees pass). */
 #define TS_BLOCK_BYTES (192 * 1024)
 #define TS_BLOCK_MIN_ROWS 32
@@ -79,34 +77,58 @@ static inline uint32_t step(const ts_fnode *nd, uint32_t i, const double *x, boo
   return (m & (i + 1)) | (~m & (uint32_t)nd->right);
 }
 
-/* TS_LANES rows through one simple tree; idx[] receives the leaf nodes. */
+/* The lane kernels are unrolled by hand (8 lanes) so that every lane's node
+ * index and row pointer live in registers: written as loops over arrays,
+ * compilers keep them in memory and the store/reload chain dominates. */
+#define TS_LANE_STEP(j, B, X)                     \
+  do {                                            \
+    const ts_fnode *nd_ = (B) + i##j;             \
+    all_leaves &= nd_->ff;                        \
+    i##j = step(nd_, i##j, (X), nan);             \
+  } while (0)
+
+/* 8 rows through one simple tree; idx[] receives the leaf nodes. */
 static inline void descend_rows(const ts_fnode *base, const double *const *x, uint32_t *idx,
                                 bool nan) {
-  for (int j = 0; j < TS_LANES; j++) idx[j] = 0;
+  const double *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3], *x4 = x[4], *x5 = x[5],
+               *x6 = x[6], *x7 = x[7];
+  uint32_t i0 = 0, i1 = 0, i2 = 0, i3 = 0, i4 = 0, i5 = 0, i6 = 0, i7 = 0;
   for (;;) {
     uint32_t all_leaves = TS_FN_LEAF;
-    for (int j = 0; j < TS_LANES; j++) {
-      const ts_fnode *nd = base + idx[j];
-      all_leaves &= nd->ff;
-      idx[j] = step(nd, idx[j], x[j], nan);
-    }
-    if (all_leaves) return;
+    TS_LANE_STEP(0, base, x0);
+    TS_LANE_STEP(1, base, x1);
+    TS_LANE_STEP(2, base, x2);
+    TS_LANE_STEP(3, base, x3);
+    TS_LANE_STEP(4, base, x4);
+    TS_LANE_STEP(5, base, x5);
+    TS_LANE_STEP(6, base, x6);
+    TS_LANE_STEP(7, base, x7);
+    if (all_leaves) break;
   }
+  idx[0] = i0, idx[1] = i1, idx[2] = i2, idx[3] = i3;
+  idx[4] = i4, idx[5] = i5, idx[6] = i6, idx[7] = i7;
 }
 
-/* One row through TS_LANES simple trees. */
+/* One row through 8 simple trees. */
 static inline void descend_trees(const ts_fnode *const *base, const double *x, uint32_t *idx,
                                  bool nan) {
-  for (int j = 0; j < TS_LANES; j++) idx[j] = 0;
+  const ts_fnode *b0 = base[0], *b1 = base[1], *b2 = base[2], *b3 = base[3], *b4 = base[4],
+                 *b5 = base[5], *b6 = base[6], *b7 = base[7];
+  uint32_t i0 = 0, i1 = 0, i2 = 0, i3 = 0, i4 = 0, i5 = 0, i6 = 0, i7 = 0;
   for (;;) {
     uint32_t all_leaves = TS_FN_LEAF;
-    for (int j = 0; j < TS_LANES; j++) {
-      const ts_fnode *nd = base[j] + idx[j];
-      all_leaves &= nd->ff;
-      idx[j] = step(nd, idx[j], x, nan);
-    }
-    if (all_leaves) return;
+    TS_LANE_STEP(0, b0, x);
+    TS_LANE_STEP(1, b1, x);
+    TS_LANE_STEP(2, b2, x);
+    TS_LANE_STEP(3, b3, x);
+    TS_LANE_STEP(4, b4, x);
+    TS_LANE_STEP(5, b5, x);
+    TS_LANE_STEP(6, b6, x);
+    TS_LANE_STEP(7, b7, x);
+    if (all_leaves) break;
   }
+  idx[0] = i0, idx[1] = i1, idx[2] = i2, idx[3] = i3;
+  idx[4] = i4, idx[5] = i5, idx[6] = i6, idx[7] = i7;
 }
 
 static bool row_has_nan(const double *x, int n) {
