@@ -165,6 +165,9 @@ def policy(objs, env, c):
         backs = [pth["backend"]["service"] for r in ing["spec"]["rules"] for pth in r["http"]["paths"]]
         svc_ports = {pt["name"] for pt in svc["spec"]["ports"]} if svc else set()
         c.check(all(b["name"] == "treeserve" and b["port"].get("name") in svc_ports for b in backs), f"{p} Ingress backends name the Service and its port")
+        paths = {pth["path"] for r in ing["spec"]["rules"] for pth in r["http"]["paths"]}
+        c.check({"/v2", "/v1/models"} <= paths and not any(x in ("/", "/metrics") for x in paths),
+                f"{p} Ingress exposes the inference APIs, not /metrics", str(sorted(paths)))
     hpa = one(objs, "HorizontalPodAutoscaler", "treeserve")
     if c.check(hpa and hpa["apiVersion"] == "autoscaling/v2", f"{p} HorizontalPodAutoscaler autoscaling/v2"):
         hs = hpa["spec"]
