@@ -200,6 +200,9 @@ void ts_repo_stop(ts_repo *r) {
   (void)k;
   pthread_join(r->thread, NULL);
   r->started = false;
+  /* Later direct ts_repo_reload calls must load again (the flag only cuts a
+   * background pass short). */
+  atomic_store(&r->stopping, false);
 }
 
 /* --- request path --- */

@@ -615,6 +615,10 @@ static void test_background_thread(void **state) {
   put_model("m", "3", "constant_model");
   assert_true(wait_version(r, "m", 3));
   ts_repo_stop(r);
+  /* After a stop, direct reloads still load. */
+  put_model("m", "4", "constant_model");
+  reload(r, NULL);
+  assert_true(wait_version(r, "m", 4));
   /* A long interval does not delay stopping. */
   assert_int_equal(ts_repo_start(r, 100000, &err), 0);
   ts_repo_free(r); /* stops and joins */
