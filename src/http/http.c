@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -333,9 +334,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     if (declared > s->cfg.max_body_bytes) {
       set_early(c, 413, "request body of %llu bytes is larger than the limit of %zu bytes", declared,
                 s->cfg.max_body_bytes);
-      /* Too big even to discard politely: answer now (before any body byte
-       * is read, so no reset) and close. */
-      if (declared > discard_cap(s)) return finish(s, c, mc, url, true);
+      /* Too big even to discard politely, or a client waiting for
+       * "100 Continue" before it sends the body: answer now (no body byte is
+       * in flight, so no reset) and close. */
+      const char *expect = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
+      if (declared > discard_cap(s) || (expect && !strcasecmp(expect, "100-continue")))
+        return finish(s, c, mc, url, true);
     }
     /* Even without a body the answer waits for the next call: MHD closes a
      * keep-alive connection whose response was queued before the request

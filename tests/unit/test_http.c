@@ -196,6 +196,19 @@ static void test_body_limit(void **state) {
   hl += snprintf(req + hl, sizeof req - (size_t)hl, "\r\n0\r\n\r\n");
   assert_int_equal(roundtrip(fd, req, (size_t)hl, body, sizeof body), 413);
   close(fd);
+  /* A client that waits for 100-continue is told 413 instead of "go on". */
+  assert_int_equal(request(port, "POST /echo/a HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 5000\r\n\r\n",
+                           body, sizeof body), 413);
+  /* ... and a small body with Expect gets its 100 Continue and then 200. */
+  fd = dial(port);
+  const char *e1 = "POST /echo/e HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n";
+  assert_int_equal(write(fd, e1, strlen(e1)), (ssize_t)strlen(e1));
+  char cont[64] = "";
+  ssize_t cn = read(fd, cont, sizeof cont - 1);
+  assert_true(cn > 0 && !strncmp(cont, "HTTP/1.1 100", 12));
+  assert_int_equal(roundtrip(fd, "abc", 3, body, sizeof body), 200);
+  assert_string_equal(body, "{\"len\":3,\"p\":\"e\"}");
+  close(fd);
   /* A huge declared length is answered at once, before any body byte. */
   assert_int_equal(request(port, "POST /echo/a HTTP/1.1\r\nHost: x\r\nContent-Length: 999999999\r\n\r\n", body, sizeof body), 413);
   ts_http_server_stop(s);
