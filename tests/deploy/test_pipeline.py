@@ -205,6 +205,8 @@ def main():
         c.check("kustomize edit set image" in t and f"overlays/{env}" in t, f"{env}: kustomize edit set image on overlays/{env}")
         c.check(f"$({acr_var}).azurecr.io/$(imageRepository):$(Build.BuildId)" in t, f"{env}: deploys the image of this build from its ACR")
         c.check("rollout status" in t and "rollout undo" in t, f"{env}: waits for the rollout and rolls back on failure")
+        c.check("kubectl apply" in t and "--force-conflicts" not in t and "--server-side" not in t,
+                f"{env}: client-side kubectl apply (keeps the HPA's replica count)")
         c.check("azure-env.sh" in t, f"{env}: writes the model volume settings from terraform output")
     c.check("az acr import" in text_of("Production"), "production promotes the tested image from staging (az acr import)")
     c.check("smoke-test.sh" in text_of("Smoke") and "$(stagingUrl)" in text_of("Smoke") and "smokeUrl" in json.dumps(p) and "smoke-test.sh" in text_of("Production"),
