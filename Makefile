@@ -69,12 +69,35 @@ $(BUILD)/obj/%.o: %.c
 define TEST_RULE
 $(BUILD)/tests/$(basename $(notdir $(1))): $(BUILD)/obj/$(1:.c=.o) $(LIB)
 	@mkdir -p $$(@D)
-	$$(CC) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$< $(LIB) $$(LDLIBS) -lcmocka
+	$$(CC) $$(CFLAGS) $$(LDFLAGS) $$(TEST_LDFLAGS_$(basename $(notdir $(1)))) -o $$@ $$< $(LIB) $$(LDLIBS) -lcmocka
 endef
+# Extra link flags of one test: the allocation-failure test replaces the
+# allocator of the library it links (see tests/unit/test_alloc_failure.c).
+TEST_LDFLAGS_test_alloc_failure := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup,--wrap=free
 $(foreach t,$(TEST_SRCS),$(eval $(call TEST_RULE,$(t))))
 
 clean:
 	rm -rf build build-san build-tsan build-fuzz
+
+# Fuzzers: `make fuzz` builds every tests/fuzz/fuzz_*.c (fuzz_common.c is
+# linked into each) with clang, libFuzzer, ASan and UBSan into build-fuzz/.
+# The library is built with coverage instrumentation (FUZZ=1). Headers reach
+# the api through a link-time wrap, see tests/fuzz/fuzz_common.c.
+# tests/fuzz/test_fuzz_regress.sh replays the corpora and fuzzes briefly.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SRCS := $(filter-out tests/fuzz/fuzz_common.c,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+ifeq ($(FUZZ),1)
+  CFLAGS += -fsanitize=fuzzer-no-link
+endif
+.PHONY: fuzz
+fuzz:
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) CC=clang SAN=1 FUZZ=1 \
+	  $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+
+$(BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.c tests/fuzz/fuzz_common.h $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -Itests/fuzz -DTS_FUZZ_SRC='"$(CURDIR)"' $(CFLAGS) -fsanitize=fuzzer $(LDFLAGS) \
+	  -Wl,--wrap=MHD_lookup_connection_value -o $@ $< tests/fuzz/fuzz_common.c $(LIB) $(LDLIBS)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 

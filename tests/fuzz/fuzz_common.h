@@ -1,0 +1,59 @@
+/*
+ * Shared pieces of the libFuzzer drivers in tests/fuzz/ (linked into every
+ * fuzz_*.c by the Makefile's `fuzz` target).
+ *
+ *  - fuzz_model(): the small model the rows and API fuzzers run against
+ *    (tests/fuzz/models/fuzz_model.txt: 10 features, three of them pandas
+ *    categorical columns), loaded once. The path comes from $TS_FUZZ_MODEL or
+ *    the repository path compiled in (TS_FUZZ_SRC).
+ *  - fuzz_api_call(): one HTTP request through the api's route table, its
+ *    handler and the metrics callback, without sockets. It is the request
+ *    path of src/http minus libmicrohttpd: routing with ts_http_match (404,
+ *    405), HEAD as GET, request headers served to ts_http_req_header() through
+ *    a link-time wrap of MHD_lookup_connection_value (see fuzz_common.c), a
+ *    per-request arena, and the bounded response writer. Every answer is
+ *    checked: a status in 200..599, and a body that is valid JSON whenever
+ *    the content type says JSON (for the binary extension: the JSON header).
+ *
+ * Each check that fails calls abort(), which libFuzzer reports as a crash.
+ */
+#ifndef TS_FUZZ_COMMON_H
+#define TS_FUZZ_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "treeserve/model.h"
+
+#define FUZZ_CHECK(cond)                                                                      \
+  do {                                                                                        \
+    if (!(cond)) fuzz_fail(__FILE__, __LINE__, #cond);                                        \
+  } while (0)
+
+void fuzz_fail(const char *file, int line, const char *what) __attribute__((noreturn));
+
+/* The fuzz model (never NULL: aborts if it cannot be loaded). */
+const ts_model *fuzz_model(void);
+
+/* Path of the fuzz model file. */
+const char *fuzz_model_path(void);
+
+typedef struct fuzz_header {
+  const char *name; /* NUL-terminated */
+  const char *value;
+} fuzz_header;
+
+typedef struct fuzz_answer {
+  int status;
+  const char *content_type;
+  size_t body_len;
+} fuzz_answer;
+
+/* Runs one request (see above) against a repository serving the fuzz model as
+ * "m" (version 1), with admin token "fuzz-token". `path` must be
+ * NUL-terminated. If a request unloaded the model, it is loaded again before
+ * the next one so that every input starts from the same state. */
+fuzz_answer fuzz_api_call(const char *method, const char *path, const fuzz_header *headers, size_t nheaders,
+                          const char *body, size_t body_len);
+
+#endif
