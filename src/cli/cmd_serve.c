@@ -94,11 +94,12 @@ static int parse_num(const char *flag, const char *s, double lo, double hi, doub
 typedef struct serve_cfg {
   const char *val[O__COUNT];
   ts_repo_single singles[MAX_SINGLES];
+  char *single_names[MAX_SINGLES]; /* copies, so argv (and ps) stay intact */
   size_t nsingles;
   char *model_env; /* copy of TREESERVE_MODEL split in place */
 } serve_cfg;
 
-static int add_single(serve_cfg *c, char *spec) {
+static int add_single(serve_cfg *c, const char *spec) {
   char *eq = strchr(spec, '=');
   if (!eq || eq == spec || !eq[1]) {
     fprintf(stderr, "treeserve serve: --model '%s': expected NAME=PATH\n", spec);
@@ -108,8 +109,10 @@ static int add_single(serve_cfg *c, char *spec) {
     fprintf(stderr, "treeserve serve: more than %d --model flags\n", MAX_SINGLES);
     return -1;
   }
-  *eq = '\0';
-  c->singles[c->nsingles++] = (ts_repo_single){.name = spec, .path = eq + 1};
+  char *name = strndup(spec, (size_t)(eq - spec));
+  if (!name) return -1;
+  c->single_names[c->nsingles] = name;
+  c->singles[c->nsingles++] = (ts_repo_single){.name = name, .path = eq + 1};
   return 0;
 }
 
@@ -159,6 +162,11 @@ static int parse_args(int argc, char **argv, serve_cfg *c) {
   return 0;
 }
 
+static void free_cfg(serve_cfg *c) {
+  for (size_t i = 0; i < c->nsingles; i++) free(c->single_names[i]);
+  free(c->model_env);
+}
+
 static void sleep_s(double s) {
   if (s <= 0) return;
   struct timespec ts = {(time_t)s, (long)((s - (double)(time_t)s) * 1e9)};
@@ -170,7 +178,7 @@ int ts_cmd_serve(int argc, char **argv) {
   serve_cfg c = {0};
   int rc = parse_args(argc, argv, &c);
   if (rc) {
-    free(c.model_env);
+    free_cfg(&c);
     return rc > 0 ? TS_EXIT_OK : TS_EXIT_USAGE;
   }
   double port, threads, poll, drain, grace, body, header, rows, depth, tokens, conns, idle, rd, sample, noexp;
@@ -187,13 +195,13 @@ int ts_cmd_serve(int argc, char **argv) {
       parse_num("read-timeout", c.val[O_READ], 1, 86400, &rd) ||
       parse_num("access-log-sample", c.val[O_ACCESS], 0, 1, &sample) ||
       parse_num("no-explain", c.val[O_NOEXPLAIN], 0, 1, &noexp)) {
-    free(c.model_env);
+    free_cfg(&c);
     return TS_EXIT_USAGE;
   }
   ts_log_level level;
   if (ts_log_parse_level(c.val[O_LOGLEVEL], &level)) {
     fprintf(stderr, "treeserve serve: --log-level '%s': expected debug, info, warn, error or off\n", c.val[O_LOGLEVEL]);
-    free(c.model_env);
+    free_cfg(&c);
     return TS_EXIT_USAGE;
   }
   ts_log_set_level(level);
@@ -236,6 +244,10 @@ int ts_cmd_serve(int argc, char **argv) {
                         .max_rows = (long)rows, .max_depth = (int)depth, .max_tokens = (long)tokens,
                         .no_explainers = noexp != 0, .access_log_sample = sample};
   if (ts_api_create(&acfg, &api, &err)) goto fail;
+  if (threads == 0) {
+    long nc = sysconf(_SC_NPROCESSORS_ONLN);
+    threads = nc > 0 ? (double)nc : 1;
+  }
   ts_http_config hcfg;
   ts_http_config_default(&hcfg);
   hcfg.host = c.val[O_HOST];
@@ -288,6 +300,6 @@ out:
   ts_api_free(api);
   ts_repo_free(repo);
   ts_metrics_free(metrics);
-  free(c.model_env);
+  free_cfg(&c);
   return exit_code;
 }
