@@ -240,6 +240,10 @@ def cmd_ingress(args):
     for key, (var, kind, default) in ANNOTATIONS.items():
         v = nginx_value(kind, ann[key], '%s: annotation %s' % (path, key)) if key in ann else default
         print('%s=%s' % (var, shlex.quote(v)))
+    # The replicas get the same limit in bytes, as production's TREESERVE_MAX_BODY_BYTES.
+    size = nginx_value('size', ann.get('nginx.ingress.kubernetes.io/proxy-body-size', '8m'), path)
+    mult = {'k': 1024, 'm': 1024 ** 2, 'g': 1024 ** 3}.get(size[-1], 1)
+    print('BODY_BYTES=%d' % (int(size.rstrip('kmg')) * mult))
     print('INGRESS_SOURCE=%s' % shlex.quote('%s (Ingress %s)' % (path, meta.get('name', '?'))))
 
 
