@@ -59,7 +59,8 @@ typedef struct ts_repo ts_repo;
 
 #define TS_REPO_MAX_NAME 128              /* bytes in a model name */
 #define TS_REPO_MAX_VERSION_DIGITS 18     /* versions fit in int64 */
-#define TS_REPO_MAX_MODELS 1024           /* models in one repository */
+#define TS_REPO_MAX_MODELS 1024           /* models in one repository (alphabetically first kept) */
+#define TS_REPO_MAX_SCAN_ENTRIES 16384    /* model folder candidates read from the directory */
 #define TS_REPO_MAX_VERSIONS 256          /* version folders per model */
 #define TS_REPO_MAX_CONFIG_BYTES 65536    /* config.json size */
 #define TS_REPO_MAX_DESCRIPTION 4096      /* config "description" bytes */

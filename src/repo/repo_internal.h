@@ -88,6 +88,8 @@ struct ts_repo {
   ts__repo_table *table;
   pthread_mutex_t reload_lock;     /* one reload/load/unload at a time */
   bool initial_done;               /* the first scan has run (under reload_lock) */
+  size_t last_ignored;             /* folders beyond TS_REPO_MAX_MODELS last pass (log on change) */
+  size_t last_shadowed;            /* folders shadowed by --model names last pass (log on change) */
   _Atomic bool ready;
 
   int pipe_r, pipe_w;              /* wake-up pipe of the background thread */

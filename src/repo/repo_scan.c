@@ -211,6 +211,46 @@ static void free_scan(scan_model *s, size_t n) {
   free(s);
 }
 
+static int cmp_name(const void *a, const void *b) { return strcmp(a, b); }
+
+/* Sorted names of the model folders of `dir` (only `only` if given). At most
+ * TS_REPO_MAX_SCAN_ENTRIES candidates are read: a bound on memory for a
+ * directory that is not a model repository at all. */
+static int list_model_dirs(const char *dir, const char *only, size_t only_len,
+                           char (**out)[TS_REPO_MAX_NAME + 1], size_t *nout, ts_error *err) {
+  char(*names)[TS_REPO_MAX_NAME + 1] = NULL;
+  size_t n = 0, cap = 0;
+  *out = NULL;
+  *nout = 0;
+  DIR *d = opendir(dir);
+  if (!d) return ts_error_set(err, TS_EIO, "repository %s: cannot read: %s", dir, strerror(errno));
+  struct dirent *de;
+  while ((de = readdir(d))) {
+    size_t len = strlen(de->d_name);
+    if (!ts_repo_valid_model_name(de->d_name, len)) continue;
+    if (only && (len != only_len || memcmp(de->d_name, only, len))) continue;
+    if (!is_dir_at(dirfd(d), de->d_name)) continue;
+    if (n == TS_REPO_MAX_SCAN_ENTRIES) break;
+    if (n == cap) {
+      size_t ncap = cap ? cap * 2 : 64;
+      void *p = realloc(names, ncap * sizeof *names);
+      if (!p) {
+        free(names);
+        closedir(d);
+        return ts_error_set(err, TS_ENOMEM, "repository %s: out of memory listing models", dir);
+      }
+      names = p;
+      cap = ncap;
+    }
+    memcpy(names[n++], de->d_name, len + 1);
+  }
+  closedir(d);
+  if (n) qsort(names, n, sizeof *names, cmp_name);
+  *out = names;
+  *nout = n;
+  return 0;
+}
+
 /* Builds the sorted list of models to consider. With `only`, just that one
  * (TS_ENOTFOUND if it exists neither as a folder nor as a --model entry). */
 static int scan_all(ts_repo *r, const char *only, size_t only_len, scan_model **out, size_t *nout,
@@ -241,33 +281,29 @@ static int scan_all(ts_repo *r, const char *only, size_t only_len, scan_model **
   }
   size_t nsingle = n;
   if (r->dir) {
-    DIR *d = opendir(r->dir);
-    if (!d) {
-      rc = ts_error_set(err, TS_EIO, "repository %s: cannot read: %s", r->dir, strerror(errno));
-      goto out;
-    }
-    struct dirent *de;
-    size_t ndir = 0;
-    while ((de = readdir(d))) {
-      size_t len = strlen(de->d_name);
-      if (!ts_repo_valid_model_name(de->d_name, len) || !is_dir_at(dirfd(d), de->d_name)) continue;
-      if (only && (len != only_len || memcmp(de->d_name, only, len))) continue;
+    char(*names)[TS_REPO_MAX_NAME + 1] = NULL;
+    size_t nnames = 0;
+    rc = list_model_dirs(r->dir, only, only_len, &names, &nnames, err);
+    if (rc) goto out;
+    size_t ndir = 0, ignored = 0, shadowed = 0;
+    const char *first_shadowed = NULL;
+    /* names are sorted, so the models kept beyond the limit are always the
+     * same ones (alphabetically first), whatever order readdir gave. */
+    for (size_t k = 0; k < nnames; k++) {
       bool dup = false;
-      for (size_t i = 0; i < nsingle; i++) dup |= !strcmp(s[i].name, de->d_name);
+      for (size_t i = 0; i < nsingle; i++) dup |= !strcmp(s[i].name, names[k]);
       if (dup) {
-        TS_LOG(TS_LOG_WARN, "model folder ignored: a --model entry has the same name",
-               TS_LOG_S("model", de->d_name), TS_LOG_S("repository", r->dir));
+        if (!shadowed++) first_shadowed = names[k];
         continue;
       }
       if (++ndir > TS_REPO_MAX_MODELS) {
-        TS_LOG(TS_LOG_ERROR, "model folder ignored: too many models",
-               TS_LOG_S("model", de->d_name), TS_LOG_I("limit", TS_REPO_MAX_MODELS));
+        ignored++;
         continue;
       }
       if (n == cap) {
         scan_model *ns = realloc(s, cap * 2 * sizeof *s);
         if (!ns) {
-          closedir(d);
+          free(names);
           rc = ts_error_set(err, TS_ENOMEM, "repository: out of memory scanning");
           goto out;
         }
@@ -275,10 +311,22 @@ static int scan_all(ts_repo *r, const char *only, size_t only_len, scan_model **
         s = ns;
         cap *= 2;
       }
-      fmt(s[n].name, sizeof s[n].name, "%s", de->d_name);
+      memcpy(s[n].name, names[k], sizeof s[n].name);
       n++;
     }
-    closedir(d);
+    /* Logged when the situation changes, not on every poll. */
+    if (!only) {
+      if (ignored && ignored != r->last_ignored)
+        TS_LOG(TS_LOG_ERROR, "model folders ignored: too many models", TS_LOG_U("ignored", ignored),
+               TS_LOG_I("limit", TS_REPO_MAX_MODELS), TS_LOG_S("repository", r->dir));
+      if (shadowed && shadowed != r->last_shadowed)
+        TS_LOG(TS_LOG_WARN, "model folders ignored: --model entries have the same names",
+               TS_LOG_U("ignored", shadowed), TS_LOG_S("first", first_shadowed),
+               TS_LOG_S("repository", r->dir));
+      r->last_ignored = ignored;
+      r->last_shadowed = shadowed;
+    }
+    free(names);
     for (size_t i = nsingle; i < n; i++) {
       rc = scan_versions(r->dir, &s[i], err);
       if (rc) goto out;

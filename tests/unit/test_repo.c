@@ -524,6 +524,24 @@ static void test_single_models(void **state) {
   ts_repo_single bad[] = {{"../x", "a"}};
   assert_int_equal(ts_repo_create(&(ts_repo_config){.singles = bad, .nsingles = 1}, &r, &err), TS_EINVAL);
   assert_non_null(strstr(err.msg, "invalid"));
+  /* A folder with the name of a --model entry: the entry wins, logged once. */
+  put_model("one", "7", "constant_model");
+  ts_repo_single s1[] = {{"one", path_of("files/one.txt")}};
+  assert_int_equal(
+      ts_repo_create(&(ts_repo_config){.dir = tmpdir, .singles = s1, .nsingles = 1}, &r, &err), 0);
+  reload(r, NULL);
+  reload(r, NULL);
+  e = get(r, "one", NULL, 0, &err);
+  assert_int_equal(e->version, 1);
+  assert_non_null(strstr(e->path, "files/one.txt"));
+  ts_repo_release(e);
+  get(r, "one", "7", TS_ENOTFOUND, &err);
+  char *log = log_text();
+  const char *w = strstr(log, "--model entries have the same names\",\"ignored\":1,\"first\":\"one\"");
+  assert_non_null(w);
+  assert_null(strstr(w + 1, "--model entries have the same names"));
+  free(log);
+  ts_repo_free(r);
   assert_int_equal(ts_repo_create(&(ts_repo_config){0}, &r, &err), TS_EINVAL);
   assert_int_equal(ts_repo_create(&(ts_repo_config){.dir = path_of("nowhere")}, &r, &err), TS_EIO);
   assert_int_equal(ts_repo_create(&(ts_repo_config){.dir = path_of("files/one.txt")}, &r, &err), TS_EIO);
@@ -565,7 +583,17 @@ static void test_version_limit_and_missing_dir(void **state) {
   assert_int_equal(n, TS_REPO_MAX_VERSIONS + TS_REPO_MAX_MODELS - 1); /* "many" took one slot */
   free(it);
   char *log = log_text();
-  assert_non_null(strstr(log, "\"msg\":\"model folder ignored: too many models\""));
+  assert_non_null(strstr(log, "\"msg\":\"model folders ignored: too many models\",\"ignored\":2,"));
+  free(log);
+  /* The kept models are the alphabetically first: "many" and z00000..z01022. */
+  get(r, "z01022", NULL, TS_EBUSY, &err); /* known (no versions) */
+  get(r, "z01023", NULL, TS_ENOTFOUND, &err);
+  /* The same situation on the next pass is not logged again. */
+  reload(r, &st);
+  log = log_text();
+  const char *first = strstr(log, "too many models");
+  assert_non_null(first);
+  assert_null(strstr(first + 1, "too many models"));
   free(log);
   /* The repository folder disappears: the pass fails, nothing changes. */
   rm_rf(tmpdir);
