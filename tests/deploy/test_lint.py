@@ -46,7 +46,8 @@ def main():
         rc, out, err = run(["node", "--check", f])
         c.check(rc == 0, f"node --check {os.path.relpath(f, path())}", err)
     for f in sorted(glob.glob(path("deploy", "tools", "*.py"))):
-        rc, out, err = run([sys.executable, "-m", "py_compile", f])
+        # compile() only: py_compile would leave a __pycache__ in the source tree.
+        rc, out, err = run([sys.executable, "-c", "import sys; compile(open(sys.argv[1]).read(), sys.argv[1], 'exec')", f])
         c.check(rc == 0, f"python compiles {os.path.relpath(f, path())}", err)
     doc = open(path("docs", "deploy.md"), encoding="utf-8").read()
     e = doc_errors(doc)
