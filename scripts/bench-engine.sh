@@ -15,8 +15,11 @@
 # digits_200x10 ~13,000 rows/s.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-perf="${1:-$root/../shared/perf}"
-[ $# -gt 0 ] && shift
+perf="$root/../shared/perf"
+if [ $# -gt 0 ] && [ "${1#--}" = "$1" ]; then  # a first argument not starting with -- is PERF_DIR
+  [ -n "$1" ] && perf="$1"
+  shift
+fi
 bin="${TREESERVE_BIN:-$root/build/treeserve}"
 if [ ! -x "$bin" ]; then echo "no binary at $bin: run make first" >&2; exit 1; fi
 if [ ! -d "$perf" ]; then echo "no perf directory at $perf (pass it as the first argument)" >&2; exit 1; fi
