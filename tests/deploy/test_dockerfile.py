@@ -16,6 +16,7 @@ import shlex
 import sys
 import tempfile
 
+sys.dont_write_bytecode = True  # importing deploylib must not leave a __pycache__ here
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from deploylib import BIN, Checker, path, read, run, need_tools  # noqa: E402
 

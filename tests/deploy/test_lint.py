@@ -11,6 +11,7 @@ import re
 import sys
 import tempfile
 
+sys.dont_write_bytecode = True  # importing deploylib must not leave a __pycache__ here
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from deploylib import Checker, path, run  # noqa: E402
 

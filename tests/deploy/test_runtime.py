@@ -26,6 +26,7 @@ import urllib.request
 
 import yaml
 
+sys.dont_write_bytecode = True  # importing deploylib must not leave a __pycache__ here
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from deploylib import Checker, kubectl, need_tools, path, run  # noqa: E402
 

@@ -25,6 +25,7 @@ import sys
 import tempfile
 import zipfile
 
+sys.dont_write_bytecode = True  # importing deploylib must not leave a __pycache__ here
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from deploylib import TOOLS, Checker, need_tools, node_validate, path, read, run  # noqa: E402
 
