@@ -292,6 +292,10 @@ def lifecycle_checks(env, st):
     print('\n'.join('  ' + l for l in out.splitlines()))
     check(rc == 0 and out.count(' running ') == len(st['ports']) + 2,
           'status: every replica, nginx and prometheus running and ready (exit %d)' % rc)
+    rc, out = stack(env, 'up', ok=False)
+    rc2, _ = stack(env, 'status', ok=False)
+    check(rc != 0 and 'already running' in out and rc2 == 0,
+          'a second up is refused and leaves the running stack alone (%s)' % out.strip().splitlines()[-1:])
     status, headers, body = infer(st['nginx'], st['request'], st['MODEL'])
     check(status == 200 and version_of(body) is not None,
           'the printed curl example works: POST through nginx -> %d, model_version %s' % (status, version_of(body)))
