@@ -61,7 +61,11 @@ static const long double kPow10l[28] = {
 #define TS_HAVE_WIDE_LDBL 0
 #endif
 
-int ts__parse_double(const char *p, const char *end, double *out) {
+static bool is_blank(char c) { return c == ' ' || c == '\t'; }
+
+/* Parses the number starting at p; it must end at `end` or a blank. *stop
+ * receives the end of the token. */
+static int parse_token(const char *p, const char *end, double *out, const char **stop) {
   const char *s = p;
   bool neg = false;
   if (s < end && (*s == '-' || *s == '+')) neg = (*s++ == '-');
@@ -101,7 +105,12 @@ int ts__parse_double(const char *p, const char *end, double *out) {
       s++;
     }
   }
-  if (!any) return slow_parse(p, end, out); /* inf, nan, or garbage */
+  if (!any) { /* inf, nan, or garbage */
+    const char *t = s;
+    while (t < end && !is_blank(*t)) t++;
+    *stop = t;
+    return slow_parse(p, t, out);
+  }
   if (s < end && (*s == 'e' || *s == 'E')) {
     s++;
     bool eneg = false;
@@ -114,12 +123,13 @@ int ts__parse_double(const char *p, const char *end, double *out) {
     }
     exp10 += eneg ? -e : e;
   }
-  if (s != end) return -1;
+  if (s != end && !is_blank(*s)) return -1;
+  *stop = s;
   if (m == 0) {
     *out = neg ? -0.0 : 0.0;
     return 0;
   }
-  if (lost) return slow_parse(p, end, out);
+  if (lost) return slow_parse(p, s, out);
   double v;
   if (m <= ((uint64_t)1 << 53) && exp10 >= -22 && exp10 <= 22) {
     /* Clinger's fast path: both operands exact, one rounding. */
@@ -136,13 +146,32 @@ int ts__parse_double(const char *p, const char *end, double *out) {
     if ((long double)v != r) {
       double n = nextafter(v, r > (long double)v ? INFINITY : -INFINITY);
       long double mid = ((long double)v + (long double)n) / 2;
-      if (r == mid) return slow_parse(p, end, out);
+      if (r == mid) return slow_parse(p, s, out);
     }
     *out = neg ? -v : v;
     return 0;
   }
 #endif
-  return slow_parse(p, end, out);
+  return slow_parse(p, s, out);
+}
+
+int ts__parse_double(const char *p, const char *end, double *out) {
+  const char *stop;
+  if (parse_token(p, end, out, &stop) != 0 || stop != end) return -1;
+  return 0;
+}
+
+int ts__scan_double(const char **p, const char *end, double *out) {
+  const char *s = *p;
+  while (s < end && is_blank(*s)) s++;
+  if (s == end) {
+    *p = s;
+    return 1;
+  }
+  const char *stop;
+  if (parse_token(s, end, out, &stop) != 0) return -1;
+  *p = stop;
+  return 0;
 }
 
 int ts__parse_long(const char *p, const char *end, long long lo, long long hi, long long *out) {

@@ -19,6 +19,11 @@
 /* Decimal (or inf/nan) to double, correctly rounded as strtod in the "C" locale. */
 int ts__parse_double(const char *p, const char *end, double *out);
 
+/* Skips blanks (spaces, tabs) at *p and parses the next number, which must
+ * end at `end` or a blank; advances *p past it. Returns 0, 1 when only blanks
+ * remained, -1 on a malformed number. Same rounding as ts__parse_double. */
+int ts__scan_double(const char **p, const char *end, double *out);
+
 /* Decimal integer in [lo, hi]; no fraction, no exponent. */
 int ts__parse_long(const char *p, const char *end, long long lo, long long hi, long long *out);
 

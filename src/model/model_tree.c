@@ -85,17 +85,25 @@ static int get_doubles(tree_ctx *c, int k, long n, bool finite, double **out) {
   double *a = malloc((size_t)n * sizeof *a);
   if (!a) return FAIL(TS_ENOMEM, c->line[k], "out of memory for %s", kKeyNames[k]);
   *out = a;
-  ts__span sp = c->val[k], tok;
+  const char *q = c->val[k].s, *e = c->val[k].e;
   long i = 0;
-  while (ts__next_token(&sp, &tok)) {
+  for (;;) {
+    double v;
+    const char *tok = q;
+    int r = ts__scan_double(&q, e, &v);
+    if (r == 1) break;
     if (i == n)
       return FAIL(TS_EPARSE, c->line[k], "%s: more than the expected %ld values", kKeyNames[k], n);
-    if (ts__parse_double(tok.s, tok.e, &a[i]) != 0)
+    if (r != 0) {
+      while (tok < e && (*tok == ' ' || *tok == '\t')) tok++;
+      const char *te = tok;
+      while (te < e && *te != ' ' && *te != '\t') te++;
       return FAIL(TS_EPARSE, c->line[k], "%s: value %ld is not a number: '%.*s'", kKeyNames[k],
-                  i + 1, (int)(tok.e - tok.s > 40 ? 40 : tok.e - tok.s), tok.s);
-    if (finite && !isfinite(a[i]))
+                  i + 1, (int)(te - tok > 40 ? 40 : te - tok), tok);
+    }
+    if (finite && !isfinite(v))
       return FAIL(TS_EPARSE, c->line[k], "%s: value %ld is not finite", kKeyNames[k], i + 1);
-    i++;
+    a[i++] = v;
   }
   if (i != n)
     return FAIL(TS_EPARSE, c->line[k], "%s: expected %ld values, found %ld", kKeyNames[k], n, i);
