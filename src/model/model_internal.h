@@ -110,7 +110,9 @@ struct ts_model {
   ts_tree *trees;            /* [num_trees], iteration-major, class inside iteration */
 
   /* pandas_categorical: pandas_of_feature[i] indexes pandas_columns or is -1.
-   * The i-th categorical feature (in feature order) gets the i-th list. */
+   * List k belongs to the k-th index of the "[categorical_feature: ...]"
+   * parameter when it names one feature per list, else to the k-th feature
+   * that feature_infos marks categorical (counts must match, else load error). */
   int num_pandas_columns;
   ts_pandas_column *pandas_columns;
   int32_t *pandas_of_feature;  /* [num_features] or NULL */
