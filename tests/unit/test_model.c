@@ -17,6 +17,7 @@
 #include "model/model_num.h"
 #include "model_fixture.h"
 #include "treeserve/model.h"
+#include "treeserve/predict.h"
 
 static int load(const char *text, ts_model **m, ts_error *err) {
   return ts_model_load_buffer(text, strlen(text), "m.txt", m, err);
@@ -356,8 +357,25 @@ static void test_random_mutations(void **state) {
     ts_error err = {0};
     int rc = ts_model_load_buffer(buf, len, "m.txt", &m, &err);
     if (rc == 0) {
+      /* whatever loaded must also predict safely */
       loaded++;
-      ts_model_free(m);
+      ts_forest *f = NULL;
+      assert_int_equal(ts_forest_build(m, &f, &err), 0);
+      int nf = ts_model_num_features(ts_forest_model(f));
+      double x[3 * 16], out[16 * 64];
+      for (int i = 0; i < 3 * 16; i++) x[i] = (i % 5 == 0) ? NAN : (double)(i % 7) - 2.5;
+      ts_predict_opts o = {TS_PREDICT_RAW, 0, 0};
+      long w = ts_predict_width(f, &o);
+      if (nf <= 3 && w > 0 && w <= 64) {
+        assert_int_equal(ts_predict_rows(f, &o, x, 16 * 3 / (size_t)nf, (size_t)nf, out, &err), 0);
+        o.type = TS_PREDICT_VALUE;
+        assert_int_equal(ts_predict_rows(f, &o, x, 1, (size_t)nf, out, &err), 0);
+      }
+      o.type = TS_PREDICT_LEAF;
+      w = ts_predict_width(f, &o);
+      if (nf <= 3 && w > 0 && w <= 64)
+        assert_int_equal(ts_predict_rows(f, &o, x, 1, (size_t)nf, out, &err), 0);
+      ts_forest_free(f);
     } else {
       assert_null(m);
       assert_true(err.msg[0] != 0);
