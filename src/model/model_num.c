@@ -63,6 +63,28 @@ static const long double kPow10l[28] = {
 
 static bool is_blank(char c) { return c == ' ' || c == '\t'; }
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define TS_SWAR 1
+/* If the 8 bytes at s are all ASCII digits, stores their value (SWAR: the
+ * usual little-endian multiply-and-shift reduction, pairs -> quads -> 8). */
+static inline bool eight_digits(const char *s, uint32_t *out) {
+  uint64_t v;
+  memcpy(&v, s, sizeof v);
+  if ((((v & 0xF0F0F0F0F0F0F0F0ULL) | (((v + 0x0606060606060606ULL) & 0xF0F0F0F0F0F0F0F0ULL) >> 4)) !=
+       0x3333333333333333ULL))
+    return false;
+  v -= 0x3030303030303030ULL;
+  v = v * 10 + (v >> 8); /* each even byte: two digits */
+  v = (((v & 0x000000FF000000FFULL) * (100 + (1000000ULL << 32))) +
+       (((v >> 16) & 0x000000FF000000FFULL) * (1 + (10000ULL << 32)))) >>
+      32;
+  *out = (uint32_t)v;
+  return true;
+}
+#else
+#define TS_SWAR 0
+#endif
+
 /* Parses the number starting at p; it must end at `end` or a blank. *stop
  * receives the end of the token. */
 static int parse_token(const char *p, const char *end, double *out, const char **stop) {
@@ -92,6 +114,18 @@ static int parse_token(const char *p, const char *end, double *out, const char *
   if (s < end && *s == '.') {
     s++;
     while (s < end && *s >= '0' && *s <= '9') {
+#if TS_SWAR
+      /* 8 fraction digits at once once the significant digits have started */
+      uint32_t d8;
+      if (m != 0 && ndig + 8 <= 19 && end - s >= 8 && eight_digits(s, &d8)) {
+        m = m * 100000000u + d8;
+        ndig += 8;
+        exp10 -= 8;
+        s += 8;
+        any = true;
+        continue;
+      }
+#endif
       any = true;
       if (m == 0 && *s == '0') {
         exp10--;
