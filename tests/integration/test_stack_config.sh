@@ -115,6 +115,10 @@ fi
 # --- clear errors
 out=$(STACK_DIR="$work/nobin" TREESERVE_BIN=/nonexistent/treeserve "$STACK" up 2>&1) && bad "up with a missing binary succeeded" ||
   { echo "$out" | grep -q '/nonexistent/treeserve is not an executable' && ok "up names a missing TREESERVE_BIN" || bad "unclear: $out"; }
+mkdir -p "$work/foreign/models"; touch "$work/foreign/models/keep"
+out=$(STACK_DIR="$work/foreign" "$STACK" config 2>&1) && bad "config used a directory it did not create" ||
+  { echo "$out" | grep -q 'is not a stack run directory' && [ -f "$work/foreign/models/keep" ] &&
+    ok "a non-empty STACK_DIR the stack did not create is refused and left alone" || bad "unclear: $out"; }
 out=$(STACK_DIR="$work/none" "$STACK" status 2>&1) && bad "status without a stack succeeded" ||
   { echo "$out" | grep -q 'no stack in' && ok "status without a stack says so" || bad "unclear: $out"; }
 out=$(STACK_DIR="$work/none" "$STACK" down 2>&1) && echo "$out" | grep -q 'nothing to stop' &&
