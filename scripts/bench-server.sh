@@ -9,7 +9,8 @@
 # treeserve with the golden `binary` model (28 features, 60 trees), then each
 # PERF_MODEL given (e.g. ../shared/perf/binary_500x31). The request is the first
 # row of tests/golden/binary/X.csv as one [1, F] FP64 tensor (padded with zeros
-# or cut to the model's feature count). Prints req/s and latency percentiles.
+# or cut to the model's feature count). Prints req/s, latency percentiles and the
+# server's CPU time per request (user + system, from /proc).
 # Environment: DURATION (seconds per run, default 10), TREESERVE_BIN
 # (default build/treeserve), CONNECTIONS (default 32).
 set -euo pipefail
@@ -70,17 +71,25 @@ wrk.body = f:read("*a")
 f:close()
 LUA
 
+# CPU seconds (user + system) used so far by process $1.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
+
 results=()
-run_wrk() { # label url body_file
-  local out rps p50 p90 p99 errs
+run_wrk() { # label url body_file server_pid
+  local out rps p50 p90 p99 errs c0 c1 reqs us
+  c0=$(cpu_s "$4")
   out=$(BODY_FILE="$3" taskset -c "$wrk_cpu" wrk -t1 -c"$conns" -d"${dur}s" --latency -s "$tmp/post.lua" "$2")
+  c1=$(cpu_s "$4")
   echo "$out" | sed 's/^/    /'
   rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
   p50=$(echo "$out" | awk '$1=="50%" {print $2}')
   p90=$(echo "$out" | awk '$1=="90%" {print $2}')
   p99=$(echo "$out" | awk '$1=="99%" {print $2}')
+  reqs=$(echo "$out" | awk '/requests in/ {print $1}')
+  # Server CPU per request: steadier than req/s on a shared, noisy machine.
+  us=$(awk -v a="$c0" -v b="$c1" -v n="$reqs" 'BEGIN { if (n > 0) printf "%.1f", (b - a) * 1e6 / n; else print "-" }')
   errs=$(echo "$out" | awk '/Non-2xx|Socket errors/ {printf "%s ", $0}')
-  results+=("$(printf '%-34s %12s %10s %10s %10s  %s' "$1" "$rps" "$p50" "$p90" "$p99" "$errs")")
+  results+=("$(printf '%-34s %12s %10s %10s %10s %12s  %s' "$1" "$rps" "$p50" "$p90" "$p99" "$us" "$errs")")
 }
 
 stop_last() {
@@ -117,7 +126,7 @@ pids+=($!)
 wait_port "$nport"
 make_body "$root/tests/golden/binary/model.txt" "$tmp/body_binary.json"
 echo "== nginx return 200 (POST of the same body)"
-run_wrk "nginx return 200" "http://127.0.0.1:$nport/" "$tmp/body_binary.json"
+run_wrk "nginx return 200" "http://127.0.0.1:$nport/" "$tmp/body_binary.json" "${pids[-1]}"
 stop_last
 
 # 2. treeserve with the golden binary model, then each perf model
@@ -130,7 +139,7 @@ bench_model() { # label model.txt
   wait_port "$port"
   make_body "$2" "$tmp/body.json"
   echo "== treeserve $1"
-  run_wrk "treeserve $1" "http://127.0.0.1:$port/v2/models/m/infer" "$tmp/body.json"
+  run_wrk "treeserve $1" "http://127.0.0.1:$port/v2/models/m/infer" "$tmp/body.json" "${pids[-1]}"
   stop_last
 }
 bench_model "golden binary (60 trees)" "$root/tests/golden/binary/model.txt"
@@ -142,5 +151,5 @@ done
 
 echo
 echo "single-row OIP infer, server on CPU 0, wrk -t1 -c$conns on CPU $wrk_cpu, ${dur}s each"
-printf '%-34s %12s %10s %10s %10s\n' "target" "req/s" "p50" "p90" "p99"
+printf '%-34s %12s %10s %10s %10s %12s\n' "target" "req/s" "p50" "p90" "p99" "server_cpu_us/req"
 for r in "${results[@]}"; do echo "$r"; done

@@ -24,6 +24,7 @@
 #include "base/log.h"
 #include "cli/commands.h"
 #include "http/http.h"
+#include "json/json.h"
 #include "metrics/metrics.h"
 #include "repo/repo.h"
 
@@ -188,7 +189,7 @@ int ts_cmd_serve(int argc, char **argv) {
       parse_num("grace-seconds", c.val[O_GRACE], 0, 3600, &grace) ||
       parse_num("max-body-bytes", c.val[O_BODY], 1, 4294967295.0, &body) ||
       parse_num("max-header-bytes", c.val[O_HEADER], 1024, 16777216, &header) ||
-      parse_num("max-rows", c.val[O_ROWS], 1, 1e9, &rows) || parse_num("max-json-depth", c.val[O_DEPTH], 2, 1000, &depth) ||
+      parse_num("max-rows", c.val[O_ROWS], 1, 1e9, &rows) || parse_num("max-json-depth", c.val[O_DEPTH], 2, TS_JSON_MAX_DEPTH_LIMIT, &depth) ||
       parse_num("max-json-tokens", c.val[O_TOKENS], 16, 2147483647.0, &tokens) ||
       parse_num("max-connections", c.val[O_CONNS], 1, 1000000, &conns) ||
       parse_num("idle-timeout", c.val[O_IDLE], 1, 86400, &idle) ||

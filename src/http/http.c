@@ -239,7 +239,13 @@ static enum MHD_Result finish(ts_http_server *s, conn *c, struct MHD_Connection 
   scratch *sc = get_scratch(s);
   if (!sc) return MHD_NO;
   ts_jw_reset(&sc->out);
-  ts_http_resp resp = {.status = 200, .content_type = "application/json", .body = &sc->out};
+  /* Field by field: the header array is not zeroed on every request. */
+  ts_http_resp resp;
+  resp.status = 200;
+  resp.content_type = "application/json";
+  resp.body = &sc->out;
+  resp.done_data = NULL;
+  resp.nheaders = 0;
   if (c->early_status) {
     ts_http_resp_error(&resp, c->early_status, "%s", c->early_msg);
     if (c->early_status == 405) {

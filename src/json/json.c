@@ -4,6 +4,9 @@
  */
 #define JSMN_STATIC
 #define JSMN_STRICT
+/* Parent links make closing a container O(1); without them jsmn walks back
+ * over the tokens, which is quadratic for deeply nested input. */
+#define JSMN_PARENT_LINKS
 #include <jsmn.h>
 
 #include "json/json.h"
@@ -21,30 +24,45 @@ _Static_assert(sizeof(ts_json_tok) == sizeof(jsmntok_t), "ts_json_tok layout");
 _Static_assert(offsetof(ts_json_tok, start) == offsetof(jsmntok_t, start), "start");
 _Static_assert(offsetof(ts_json_tok, end) == offsetof(jsmntok_t, end), "end");
 _Static_assert(offsetof(ts_json_tok, size) == offsetof(jsmntok_t, size), "size");
+_Static_assert(offsetof(ts_json_tok, parent) == offsetof(jsmntok_t, parent), "parent");
 _Static_assert((int)TS_JSON_OBJECT == (int)JSMN_OBJECT && (int)TS_JSON_PRIMITIVE == (int)JSMN_PRIMITIVE,
                "token types");
 
 size_t ts_json_max_tokens_for(size_t len) { return len / 2 + 2; }
 
-/* Depth check before tokenizing: counts brackets outside strings. Also finds
- * the first byte that can never appear in JSON outside a string (control
- * characters other than whitespace). */
+/* Byte classes for the pre-scan. */
+enum { C_NONE = 0, C_QUOTE, C_OPEN, C_CLOSE, C_BSLASH, C_CTRL };
+static const unsigned char byte_class[256] = {
+    C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, /* 0x00-0x1f */
+    C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL,
+    C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL,
+    C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL,
+    ['"'] = C_QUOTE,       ['['] = C_OPEN,  ['{'] = C_OPEN,
+    [']'] = C_CLOSE,       ['}'] = C_CLOSE, ['\\'] = C_BSLASH,
+};
+
+/* Depth check before tokenizing, one table lookup per byte: jsmn closes a
+ * container by walking from the last token up through the parents, which is
+ * quadratic in the nesting depth, so a hostile "[[[[...]]]]" must be refused
+ * before it reaches jsmn. Also refuses raw control characters in strings. */
 static int check_depth(const char *s, size_t len, int max_depth, ts_error *err) {
   int depth = 0;
   bool in_str = false;
   for (size_t i = 0; i < len; i++) {
-    unsigned char c = (unsigned char)s[i];
+    unsigned char c = byte_class[(unsigned char)s[i]];
+    if (c == C_NONE) continue;
     if (in_str) {
-      if (c == '\\') i++;
-      else if (c == '"') in_str = false;
-      else if (c < 0x20) return ts_error_set(err, TS_EPARSE, "JSON: control character in string at byte %zu", i);
+      if (c == C_BSLASH) i++;
+      else if (c == C_QUOTE) in_str = false;
+      else if (c == C_CTRL) return ts_error_set(err, TS_EPARSE, "JSON: control character in a string at byte %zu", i);
       continue;
     }
-    if (c == '"') in_str = true;
-    else if (c == '[' || c == '{') {
+    if (c == C_QUOTE) {
+      in_str = true;
+    } else if (c == C_OPEN) {
       if (++depth > max_depth)
         return ts_error_set(err, TS_ELIMIT, "JSON: nesting deeper than %d at byte %zu", max_depth, i);
-    } else if (c == ']' || c == '}') {
+    } else if (c == C_CLOSE) {
       depth--;
     }
   }
@@ -80,35 +98,42 @@ static bool primitive_ok(const char *s, size_t n) {
   return is_number_text(s, n);
 }
 
-/* Checks what jsmn does not: every object child at an even position is a
- * string key with exactly one value, and primitives are well formed. One pass
- * over the tokens with an explicit stack bounded by the depth limit. */
+/* Checks what jsmn does not, in one pass with an explicit stack (bounded by
+ * the depth limit): nesting depth; every object member is a string key with
+ * exactly one value; no ':' after an array element or a value; primitives are
+ * exactly true, false, null or a JSON number. */
 static int validate(const ts_json_doc *doc, int max_depth, ts_error *err) {
+  struct frame {
+    int type; /* TS_JSON_OBJECT, TS_JSON_ARRAY, or TS_JSON_STRING for a key awaiting its value */
+    int left; /* children still to come */
+  } stack[2 * TS_JSON_MAX_DEPTH_LIMIT + 2];
+  int sp = 0, depth = 0;
   for (int i = 0; i < doc->ntok; i++) {
     const ts_json_tok *t = &doc->toks[i];
+    if (sp > 0) {
+      struct frame *top = &stack[sp - 1];
+      if (top->type == TS_JSON_OBJECT && (t->type != TS_JSON_STRING || t->size != 1))
+        return ts_error_set(err, TS_EPARSE, "JSON: object member without a string key and a value at byte %d", t->start);
+      if (top->type != TS_JSON_OBJECT && t->type == TS_JSON_STRING && t->size != 0)
+        return ts_error_set(err, TS_EPARSE, "JSON: unexpected ':' after the value at byte %d", t->start);
+      top->left--;
+    }
     if (t->type == TS_JSON_PRIMITIVE) {
       if (!primitive_ok(doc->src + t->start, (size_t)(t->end - t->start)))
         return ts_error_set(err, TS_EPARSE, "JSON: invalid value '%.*s' at byte %d",
                             t->end - t->start > 40 ? 40 : t->end - t->start, doc->src + t->start, t->start);
-    } else if (t->type == TS_JSON_OBJECT) {
-      int k = i + 1;
-      for (int c = 0; c < t->size; c++) {
-        if (k >= doc->ntok || doc->toks[k].type != TS_JSON_STRING || doc->toks[k].size != 1)
-          return ts_error_set(err, TS_EPARSE, "JSON: object member without a string key and a value at byte %d",
-                              k < doc->ntok ? doc->toks[k].start : t->start);
-        k = ts_json_skip(doc, k);
-      }
-    } else if (t->type == TS_JSON_ARRAY) {
-      int k = i + 1;
-      for (int c = 0; c < t->size; c++) {
-        if (k >= doc->ntok || (doc->toks[k].type == TS_JSON_STRING && doc->toks[k].size != 0))
-          return ts_error_set(err, TS_EPARSE, "JSON: ':' inside an array at byte %d",
-                              k < doc->ntok ? doc->toks[k].start : t->start);
-        k = ts_json_skip(doc, k);
-      }
+    } else if (t->type == TS_JSON_STRING) {
+      if (t->size == 1) stack[sp++] = (struct frame){TS_JSON_STRING, 1};
+    } else {
+      if (++depth > max_depth)
+        return ts_error_set(err, TS_ELIMIT, "JSON: nesting deeper than %d at byte %d", max_depth, t->start);
+      stack[sp++] = (struct frame){t->type, t->size};
+    }
+    while (sp > 0 && stack[sp - 1].left == 0) {
+      if (stack[sp - 1].type != TS_JSON_STRING) depth--;
+      sp--;
     }
   }
-  (void)max_depth;
   return 0;
 }
 
@@ -119,6 +144,8 @@ int ts_json_parse(ts_json_doc *doc, const char *src, size_t len, ts_json_tok *to
   doc->toks = toks;
   doc->ntok = 0;
   if (len > (size_t)0x7fffffff) return ts_error_set(err, TS_ELIMIT, "JSON: document of %zu bytes is too large", len);
+  if (max_depth < 1 || max_depth > TS_JSON_MAX_DEPTH_LIMIT)
+    return ts_error_set(err, TS_EINVAL, "JSON: depth limit %d outside 1..%d", max_depth, TS_JSON_MAX_DEPTH_LIMIT);
   int rc = check_depth(src, len, max_depth, err);
   if (rc) return rc;
   jsmn_parser p;
@@ -164,13 +191,17 @@ int ts_json_skip(const ts_json_doc *doc, int i) {
 bool ts_json_str_eq(const ts_json_doc *doc, int i, const char *s) {
   const ts_json_tok *t = &doc->toks[i];
   if (t->type != TS_JSON_STRING) return false;
-  size_t n = (size_t)(t->end - t->start);
+  size_t n = (size_t)(t->end - t->start), len = strlen(s);
   const char *p = doc->src + t->start;
-  if (!memchr(p, '\\', n)) return strlen(s) == n && !memcmp(p, s, n);
+  /* Unescaping only shortens a string, so a raw text shorter than `s` never
+   * matches, and one of the same length matches only byte for byte. */
+  if (n < len) return false;
+  if (n == len) return !memcmp(p, s, n);
+  if (!memchr(p, '\\', n)) return false;
   char tmp[256];
   size_t ulen;
   if (n >= sizeof(tmp) || ts_json_unescape(doc, i, tmp, sizeof(tmp), &ulen)) return false;
-  return strlen(s) == ulen && !memcmp(tmp, s, ulen);
+  return ulen == len && !memcmp(tmp, s, ulen);
 }
 
 int ts_json_obj_get(const ts_json_doc *doc, int obj, const char *key) {

@@ -2,12 +2,13 @@
  * treeserve JSON: reading on top of jsmn (a tokenizer that copies nothing) and a
  * bounded writer.
  *
- * Reading: ts_json_parse() tokenizes a document into a caller-supplied token
- * array, checks nesting depth before tokenizing (so a hostile "[[[[..." never
- * reaches a recursive walker) and validates what jsmn leaves open (object keys
- * are strings followed by one value, primitives are exactly true/false/null or a
- * number in JSON grammar). Tokens are slices of the input: nothing is copied
- * until a caller asks for an unescaped string or a number.
+ * Reading: ts_json_parse() checks the nesting depth with a byte scan before
+ * tokenizing (jsmn's cost grows with depth, so a hostile "[[[[..." must not
+ * reach it), tokenizes into a caller-supplied token array, then validates in
+ * one pass what jsmn leaves open: object keys are strings followed by one
+ * value, primitives are exactly true/false/null or a number in JSON grammar,
+ * no raw control characters in strings. Nothing here recurses. Tokens are slices of the input: nothing is copied until a caller
+ * asks for an unescaped string or a number.
  *
  * Writing: ts_jw appends to a growable buffer with a hard maximum; once the
  * maximum would be crossed the writer records the failure and ignores further
@@ -26,8 +27,10 @@
 
 #include "treeserve/error.h"
 
-/* Default limits; callers may pass smaller or larger ones. */
+/* Default depth limit, and the largest one ts_json_parse accepts (its
+ * validation stack lives on the C stack). */
 #define TS_JSON_DEFAULT_MAX_DEPTH 32
+#define TS_JSON_MAX_DEPTH_LIMIT 512
 
 typedef enum ts_json_type {
   TS_JSON_UNDEFINED = 0,
@@ -37,14 +40,16 @@ typedef enum ts_json_type {
   TS_JSON_PRIMITIVE = 4 /* number, true, false or null */
 } ts_json_type;
 
-/* One token: same layout as jsmntok_t (checked in json.c), so jsmn writes the
- * array directly. start/end are byte offsets into the source (for strings,
- * without the quotes); size is the number of children (object: keys; key: 1). */
+/* One token: same layout as jsmntok_t with JSMN_PARENT_LINKS (checked in
+ * json.c), so jsmn writes the array directly. start/end are byte offsets into
+ * the source (for strings, without the quotes); size is the number of
+ * children (object: keys; key: 1); parent is the enclosing token or -1. */
 typedef struct ts_json_tok {
   ts_json_type type;
   int start;
   int end;
   int size;
+  int parent;
 } ts_json_tok;
 
 /* A tokenized document. `src` and `toks` are borrowed from the caller and must
@@ -60,7 +65,8 @@ typedef struct ts_json_doc {
  * token needs at least one byte, plus separators). */
 size_t ts_json_max_tokens_for(size_t len);
 
-/* Tokenizes src[0..len) into toks[0..max_tokens). Errors (err->msg names the
+/* Tokenizes src[0..len) into toks[0..max_tokens); max_depth must be in
+ * 1..TS_JSON_MAX_DEPTH_LIMIT (else TS_EINVAL). Errors (err->msg names the
  * byte offset): TS_EPARSE for malformed JSON or trailing garbage (a bare
  * number or literal as the whole document is refused too), TS_ELIMIT when
  * nesting exceeds max_depth or the document needs more than max_tokens tokens. */

@@ -57,6 +57,24 @@ static void test_depth_limit(void **state) {
   assert_int_equal(parse(&d, "[\"[[[[[[[[[[[[[[\"]", &e), 0);
 }
 
+static void test_deep_nesting_is_linear(void **state) {
+  (void)state;
+  /* 400k nested arrays: refused by the depth limit after a linear pass (a
+   * quadratic tokenizer would make this test time out). */
+  size_t d = 400000;
+  char *s = malloc(2 * d);
+  memset(s, '[', d);
+  memset(s + d, ']', d);
+  ts_json_tok *many = malloc((d + 1) * sizeof *many);
+  ts_json_doc doc;
+  ts_error e;
+  assert_int_equal(ts_json_parse(&doc, s, 2 * d, many, (int)d + 1, TS_JSON_MAX_DEPTH_LIMIT, &e), TS_ELIMIT);
+  assert_non_null(strstr(e.msg, "nesting"));
+  assert_int_equal(ts_json_parse(&doc, s, 2 * d, many, (int)d + 1, TS_JSON_MAX_DEPTH_LIMIT + 1, &e), TS_EINVAL);
+  free(many);
+  free(s);
+}
+
 static void test_token_limit(void **state) {
   (void)state;
   ts_json_doc d;
@@ -182,6 +200,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_valid_documents),  cmocka_unit_test(test_invalid_documents),
       cmocka_unit_test(test_depth_limit),      cmocka_unit_test(test_token_limit),
+      cmocka_unit_test(test_deep_nesting_is_linear),
       cmocka_unit_test(test_object_access_and_values), cmocka_unit_test(test_numbers_round_correctly),
       cmocka_unit_test(test_bad_escapes),      cmocka_unit_test(test_writer),
       cmocka_unit_test(test_writer_limit),
