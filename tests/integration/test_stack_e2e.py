@@ -297,8 +297,9 @@ def lifecycle_checks(env, st):
     check(rc != 0 and 'already running' in out and rc2 == 0,
           'a second up is refused and leaves the running stack alone (%s)' % out.strip().splitlines()[-1:])
     status, headers, body = infer(st['nginx'], st['request'], st['MODEL'])
-    check(status == 200 and version_of(body) is not None,
-          'the printed curl example works: POST through nginx -> %d, model_version %s' % (status, version_of(body)))
+    check(status == 200 and version_of(body) is not None and headers.get('X-Upstream-Addr'),
+          'POST through nginx -> %d, model_version %s, from %s' % (
+              status, version_of(body), headers.get('X-Upstream-Addr')))
     status, _, _ = http_req('http://127.0.0.1:%d/metrics' % st['nginx'])
     check(status == 404, '/metrics is not routed through nginx, as in the Ingress (-> %d)' % status)
     # Over the Ingress's 8m body limit: nginx refuses from the header alone.
@@ -333,7 +334,6 @@ def main():
                STACK_GRACE_SECONDS='5', STACK_SCRAPE_INTERVAL='1s', STACK_ALERT_FOR_MAX='10s')
     # `timeout` (scripts/test.sh) sends SIGTERM: still take the stack down.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    pids = []
     try:
         t0 = time.monotonic()
         _, out = stack(env, 'up')
@@ -344,9 +344,13 @@ def main():
         st['request_file'] = st['REQUEST']
         with open(st['request_file'], 'rb') as f:
             st['request'] = f.read()
-        check('http://127.0.0.1:%d/' % st['prom'] in out and 'curl ' in out,
-              'up prints the API and Prometheus URLs and a curl example')
-        pids = [open(os.path.join(run, 'pids', f)).read().strip() for f in sorted(os.listdir(os.path.join(run, 'pids')))]
+        check('http://127.0.0.1:%d/' % st['prom'] in out and 'http://127.0.0.1:%d/v2/' % st['nginx'] in out,
+              'up prints the URLs of the API through nginx and of Prometheus')
+        curl = [l.strip() for l in out.splitlines() if l.strip().startswith('curl ')]
+        if check(len(curl) == 1, 'up prints a curl example'):
+            r = subprocess.run(curl[0], shell=True, capture_output=True, timeout=10)
+            check(r.returncode == 0 and version_of(r.stdout) is not None,
+                  'the printed curl example works as printed (%s)' % r.stdout[:80])
 
         print('\n== lifecycle', flush=True)
         lifecycle_checks(env, st)
@@ -367,6 +371,8 @@ def main():
                 print('--- %s (last lines)' % f)
                 with open(os.path.join(run, 'logs', f), errors='replace') as fh:
                     print(''.join(fh.readlines()[-15:]))
+        piddir = os.path.join(run, 'pids')
+        pids = [open(os.path.join(piddir, f)).read().strip() for f in os.listdir(piddir)] if os.path.isdir(piddir) else []
         rc, out = stack(env, 'down', ok=False)
         check(rc == 0, 'down exits 0')
         alive = [p for p in pids if os.path.exists('/proc/%s' % p) and
