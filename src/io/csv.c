@@ -171,7 +171,9 @@ int ts_csv_next(ts_csv_reader *r, const ts_csv_field **fields, size_t *nfields, 
   int rc;
   for (;;) {
     pending_field f = {0};
-    if (b[r->pos] == '"') {
+    /* r->pos == r->len here after a comma that ends the input: the last
+     * field is empty (and unquoted) */
+    if (r->pos < r->len && b[r->pos] == '"') {
       rc = read_quoted(r, &f, err);
       if (rc) return rc;
       if (r->pos < r->len && b[r->pos] != ',' && b[r->pos] != '\n' && b[r->pos] != '\r')

@@ -180,12 +180,39 @@ static void test_limits(void **state) {
   free(big);
 }
 
+/* Regression (found by tests/fuzz/fuzz_csv): a comma as the very last byte of
+ * the input made the reader look at the byte after the buffer. The input is
+ * an exact-size heap copy so that ASan sees any read past its end. */
+static void test_trailing_comma_at_end_of_input(void **state) {
+  (void)state;
+  static const char *const inputs[] = {"a,", "a,b,", "\"q\",", ","};
+  static const size_t want_fields[] = {2, 3, 2, 2};
+  for (size_t t = 0; t < sizeof(inputs) / sizeof(inputs[0]); t++) {
+    size_t len = strlen(inputs[t]);
+    char *buf = malloc(len);
+    assert_non_null(buf);
+    memcpy(buf, inputs[t], len);
+    ts_csv_reader *r;
+    ts_error err = {0};
+    assert_int_equal(ts_csv_open(buf, len, "t.csv", NULL, &r, &err), 0);
+    const ts_csv_field *f;
+    size_t n;
+    assert_int_equal(ts_csv_next(r, &f, &n, &err), 1);
+    assert_int_equal(n, want_fields[t]);
+    assert_int_equal(f[n - 1].len, 0); /* the empty last field */
+    assert_false(f[n - 1].quoted);
+    assert_int_equal(ts_csv_next(r, &f, &n, &err), 0);
+    ts_csv_close(r);
+    free(buf);
+  }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_plain),    cmocka_unit_test(test_line_ends),
       cmocka_unit_test(test_bom),      cmocka_unit_test(test_quoted),
       cmocka_unit_test(test_zero_copy), cmocka_unit_test(test_errors),
-      cmocka_unit_test(test_limits),
+      cmocka_unit_test(test_limits),   cmocka_unit_test(test_trailing_comma_at_end_of_input),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
