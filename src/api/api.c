@@ -68,6 +68,7 @@ const char *ts__api_cell(const ts_model *m, int feature, const ts_json_doc *doc,
     }
     if (dtype != TS__DT_BYTES) return "expected a number, got a string";
     if (ts_parse_double(s, n, out)) return "string is neither a number nor a category of a pandas categorical feature";
+    if (isinf(*out)) return "number out of the range of a double";
     return NULL;
   }
   if (t->type != TS_JSON_PRIMITIVE) return "expected a number";
@@ -83,6 +84,8 @@ const char *ts__api_cell(const ts_model *m, int feature, const ts_json_doc *doc,
   }
   double v;
   if (ts_json_number(doc, tok, &v)) return "expected a number";
+  /* JSON has no infinity: a literal like 1e400 overflowed, it is not a value. */
+  if (isinf(v)) return "number out of the range of a double";
   switch (dtype) {
     case TS__DT_FP64: *out = v; return NULL;
     case TS__DT_FP32: *out = (double)(float)v; return NULL;
@@ -94,6 +97,29 @@ const char *ts__api_cell(const ts_model *m, int feature, const ts_json_doc *doc,
       *out = v;
       return NULL;
   }
+}
+
+int ts__api_known_keys(const ts_json_doc *doc, int obj, const char *const *known, const char *where,
+                       ts_http_resp *resp) {
+  if (obj < 0 || doc->toks[obj].type != TS_JSON_OBJECT) return 0;
+  int k = obj + 1;
+  for (int i = 0; i < doc->toks[obj].size; i++, k = ts_json_skip(doc, k)) {
+    bool found = false;
+    for (const char *const *q = known; *q && !found; q++) found = ts_json_str_eq(doc, k, *q);
+    if (found) continue;
+    char list[256] = "";
+    size_t used = 0;
+    for (const char *const *q = known; *q; q++) {
+      int w = snprintf(list + used, sizeof(list) - used, "%s%s", used ? ", " : "", *q);
+      if (w < 0 || (size_t)w >= sizeof(list) - used) break;
+      used += (size_t)w;
+    }
+    size_t n;
+    const char *name = ts_json_raw(doc, k, &n);
+    ts_http_resp_error(resp, 422, "unknown key '%.*s' in %s (known: %s)", (int)(n > 64 ? 64 : n), name, where, list);
+    return -1;
+  }
+  return 0;
 }
 
 int ts__api_output_type(const char *s, size_t n) {
@@ -157,7 +183,7 @@ int ts__api_parse_json(ts_api *api, ts_http_req *req, ts_http_resp *resp, const 
   return 0;
 }
 
-static ts__api_done fallback_done; /* only when the arena is exhausted; metrics fields are approximate then */
+static _Thread_local ts__api_done fallback_done; /* only when the arena is exhausted; metrics fields are approximate then */
 
 ts__api_done *ts__api_begin(ts_api *api, ts_http_req *req, ts_http_resp *resp) {
   ts__api_done *d = ts_arena_alloc(req->arena, sizeof(*d));

@@ -82,6 +82,12 @@ const char *ts__api_dtype_name(int dt);
  * object token (may be -1). On failure writes 422 and returns -1. */
 int ts__api_iter_params(const ts_json_doc *doc, int obj, ts_predict_opts *opts, ts_http_resp *resp);
 
+/* Answers 422 and returns -1 if the object at token `obj` (may be -1) has a
+ * key not in `known` (NULL-terminated): unknown parameters and fields are
+ * mistakes the client should hear about. `where` names the object. */
+int ts__api_known_keys(const ts_json_doc *doc, int obj, const char *const *known, const char *where,
+                       ts_http_resp *resp);
+
 /* Maps an output name ("predict"/"value", "raw", "leaf", "contrib") to a type;
  * -1 if unknown. */
 int ts__api_output_type(const char *s, size_t n);

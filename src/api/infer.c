@@ -43,6 +43,16 @@ typedef struct out_req {
   long width;
 } out_req;
 
+/* Keys each object of the request may hold. "content_type" is what
+ * MLServer's codecs add to requests and tensors; it needs no action here. */
+static const char *const REQUEST_KEYS[] = {"id", "parameters", "inputs", "outputs", NULL};
+static const char *const REQUEST_PARAMS[] = {"start_iteration", "num_iteration", "binary_data_output", "content_type",
+                                             NULL};
+static const char *const INPUT_KEYS[] = {"name", "shape", "datatype", "parameters", "data", NULL};
+static const char *const INPUT_PARAMS[] = {"binary_data_size", "content_type", NULL};
+static const char *const OUTPUT_KEYS[] = {"name", "parameters", NULL};
+static const char *const OUTPUT_PARAMS[] = {"binary_data", "content_type", NULL};
+
 static uint64_t rd_le(const unsigned char *p, int n) {
   uint64_t v = 0;
   for (int i = n - 1; i >= 0; i--) v = (v << 8) | p[i];
@@ -85,6 +95,14 @@ static int fill(ts_http_resp *resp, const ts_model *m, const ts_json_doc *doc, c
   size_t k = 0;
   if (t->data_tok < 0) {
     const unsigned char *p = t->bin, *e = t->bin + t->bin_len;
+    /* Fixed-size elements: the size must match the shape exactly before a
+     * single element is read (count <= max_rows * F, so no overflow). */
+    int esz = ts__api_dtype_size(t->dtype);
+    if (esz && t->bin_len != count * (size_t)esz) {
+      ts_http_resp_error(resp, 400, "input '%s': binary_data_size %zu does not hold the %zu %s elements of its shape",
+                         tname, t->bin_len, count, ts__api_dtype_name(t->dtype));
+      return -1;
+    }
     for (k = 0; k < count; k++) {
       int feature = layout_a ? (int)(k % (size_t)F) : t->feature;
       double *dst = layout_a ? &X[k] : &X[k * (size_t)F + (size_t)feature];
@@ -193,6 +211,11 @@ static int parse_input(ts_http_resp *resp, const ts_json_doc *doc, int tok, in_t
   }
   t->data_tok = ts_json_obj_get(doc, tok, "data");
   int params = ts_json_obj_get(doc, tok, "parameters");
+  char where[48];
+  snprintf(where, sizeof(where), "inputs[%d]", idx);
+  if (ts__api_known_keys(doc, tok, INPUT_KEYS, where, resp)) return -1;
+  snprintf(where, sizeof(where), "inputs[%d].parameters", idx);
+  if (ts__api_known_keys(doc, params, INPUT_PARAMS, where, resp)) return -1;
   int bds = params >= 0 ? ts_json_obj_get(doc, params, "binary_data_size") : -1;
   if (bds >= 0) {
     int64_t n;
@@ -253,6 +276,11 @@ static int parse_outputs(ts_http_resp *resp, const ts_json_doc *doc, int outs, b
       }
     bool bin = all_binary;
     int params = ts_json_obj_get(doc, k, "parameters");
+    char where[48];
+    snprintf(where, sizeof(where), "outputs[%d]", i);
+    if (ts__api_known_keys(doc, k, OUTPUT_KEYS, where, resp)) return -1;
+    snprintf(where, sizeof(where), "outputs[%d].parameters", i);
+    if (ts__api_known_keys(doc, params, OUTPUT_PARAMS, where, resp)) return -1;
     int bd = params >= 0 ? ts_json_obj_get(doc, params, "binary_data") : -1;
     if (bd >= 0 && !ts_json_is_bool(doc, bd, &bin)) {
       ts_http_resp_error(resp, 400, "outputs[%d]: parameters.binary_data must be true or false", i);
@@ -385,6 +413,9 @@ void ts__api_infer(void *ctx, ts_http_req *req, ts_http_resp *resp) {
     ts_http_resp_error(resp, 400, "\"parameters\" must be an object");
     goto out;
   }
+  if (ts__api_known_keys(&doc, 0, REQUEST_KEYS, "the request", resp) ||
+      ts__api_known_keys(&doc, params, REQUEST_PARAMS, "parameters", resp))
+    goto out;
   if (ts__api_iter_params(&doc, params, &base, resp)) goto out;
   bool all_binary = false;
   int bdo = params >= 0 ? ts_json_obj_get(&doc, params, "binary_data_output") : -1;

@@ -102,6 +102,11 @@ void ts__api_records(void *ctx, ts_http_req *req, ts_http_resp *resp) {
     ts_http_resp_error(resp, 400, "\"parameters\" must be an object");
     goto out;
   }
+  static const char *const keys[] = {"instances", "output", "parameters", NULL};
+  static const char *const pkeys[] = {"start_iteration", "num_iteration", NULL};
+  if (ts__api_known_keys(&doc, 0, keys, "the request", resp) ||
+      ts__api_known_keys(&doc, params, pkeys, "parameters", resp))
+    goto out;
   if (ts__api_iter_params(&doc, params, &opts, resp)) goto out;
   size_t N = (size_t)doc.toks[inst].size;
   long max_rows = ts__api_max_rows(api, e);

@@ -295,6 +295,44 @@ static void set_early(conn *c, int status, const char *fmt, ...) {
   va_end(ap);
 }
 
+/* Framing headers seen in one request, for the request-smuggling checks. */
+typedef struct framing {
+  int ncl, nte;
+  const char *cl;     /* first Content-Length value */
+  bool cl_differ;     /* another Content-Length with a different value */
+  bool te_other;      /* a Transfer-Encoding other than "chunked" */
+  bool bad_name;      /* whitespace before the colon */
+} framing;
+
+static enum MHD_Result framing_cb(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+  (void)kind;
+  framing *f = cls;
+  size_t n = strlen(key);
+  if (n && (key[n - 1] == ' ' || key[n - 1] == '\t')) f->bad_name = true;
+  if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+    if (f->ncl++ == 0) f->cl = value;
+    else if (strcmp(f->cl, value ? value : "")) f->cl_differ = true;
+  } else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
+    f->nte++;
+    if (!value || strcasecmp(value, "chunked")) f->te_other = true;
+  }
+  return MHD_YES;
+}
+
+/* RFC 9112 6.1, 6.3, 5.1: a request whose body length is ambiguous must be
+ * refused and its connection closed, or a proxy in front of us and this
+ * server could disagree on where the next request starts (smuggling).
+ * libmicrohttpd 0.9.75 does not refuse these by itself. */
+static const char *framing_error(struct MHD_Connection *mc) {
+  framing f = {0};
+  MHD_get_connection_values(mc, MHD_HEADER_KIND, framing_cb, &f);
+  if (f.bad_name) return "whitespace between a header name and its colon";
+  if (f.nte && f.ncl) return "both Content-Length and Transfer-Encoding";
+  if (f.cl_differ) return "several different Content-Length values";
+  if (f.nte > 1 || f.te_other) return "a Transfer-Encoding other than a single \"chunked\"";
+  return NULL;
+}
+
 /* Body bytes we are willing to read and throw away to answer an error
  * cleanly; beyond this the answer goes out at once and the connection closes. */
 static size_t discard_cap(const ts_http_server *s) {
@@ -334,6 +372,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
       set_early(c, 405, "method %s not allowed for %s", method, url);
     else if (!c->route)
       set_early(c, 404, "no route for %s %s", method, url);
+    const char *bad_framing = framing_error(mc);
+    if (bad_framing) {
+      c->early_status = 0;
+      set_early(c, 400, "ambiguous request framing: %s", bad_framing);
+      return finish(s, c, mc, url, true);
+    }
     const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
     const char *te = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
     unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;

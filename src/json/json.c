@@ -98,10 +98,38 @@ static bool primitive_ok(const char *s, size_t n) {
   return is_number_text(s, n);
 }
 
+/* Length of the valid UTF-8 prefix of p[0..n) (RFC 3629: no overlong forms,
+ * no surrogates, nothing above U+10FFFF). Returns n when all of it is valid. */
+static size_t utf8_valid_prefix(const unsigned char *p, size_t n) {
+  size_t i = 0;
+  while (i < n) {
+    unsigned char c = p[i];
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    size_t len;
+    unsigned lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
+    if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c == 0xE0) len = 3, lo = 0xA0;
+    else if (c == 0xED) len = 3, hi = 0x9F;
+    else if (c >= 0xE1 && c <= 0xEF) len = 3;
+    else if (c == 0xF0) len = 4, lo = 0x90;
+    else if (c >= 0xF1 && c <= 0xF3) len = 4;
+    else if (c == 0xF4) len = 4, hi = 0x8F;
+    else return i;
+    if (n - i < len || p[i + 1] < lo || p[i + 1] > hi) return i;
+    for (size_t k = 2; k < len; k++)
+      if ((p[i + k] & 0xC0) != 0x80) return i;
+    i += len;
+  }
+  return n;
+}
+
 /* Checks what jsmn does not, in one pass with an explicit stack (bounded by
  * the depth limit): nesting depth; every object member is a string key with
  * exactly one value; no ':' after an array element or a value; primitives are
- * exactly true, false, null or a JSON number. */
+ * exactly true, false, null or a JSON number; strings are valid UTF-8. */
 static int validate(const ts_json_doc *doc, int max_depth, ts_error *err) {
   struct frame {
     int type; /* TS_JSON_OBJECT, TS_JSON_ARRAY, or TS_JSON_STRING for a key awaiting its value */
@@ -123,6 +151,11 @@ static int validate(const ts_json_doc *doc, int max_depth, ts_error *err) {
         return ts_error_set(err, TS_EPARSE, "JSON: invalid value '%.*s' at byte %d",
                             t->end - t->start > 40 ? 40 : t->end - t->start, doc->src + t->start, t->start);
     } else if (t->type == TS_JSON_STRING) {
+      /* Strings are echoed in answers and error messages: they must be UTF-8. */
+      size_t n = (size_t)(t->end - t->start);
+      size_t ok = utf8_valid_prefix((const unsigned char *)doc->src + t->start, n);
+      if (ok != n)
+        return ts_error_set(err, TS_EPARSE, "JSON: invalid UTF-8 in a string at byte %zu", (size_t)t->start + ok);
       if (t->size == 1) stack[sp++] = (struct frame){TS_JSON_STRING, 1};
     } else {
       if (++depth > max_depth)
@@ -165,6 +198,9 @@ int ts_json_parse(ts_json_doc *doc, const char *src, size_t len, ts_json_tok *to
   }
   if (n <= 0) return ts_error_set(err, TS_EPARSE, "JSON: empty document");
   doc->ntok = n;
+  /* jsmn accepts a bare literal when whitespace follows it. */
+  if (toks[0].type == TS_JSON_PRIMITIVE)
+    return ts_error_set(err, TS_EPARSE, "JSON: the document must be an object or an array");
   /* Exactly one top-level value followed only by whitespace. */
   int after = ts_json_skip(doc, 0);
   if (after != n) return ts_error_set(err, TS_EPARSE, "JSON: more than one top-level value (byte %d)", toks[after].start);

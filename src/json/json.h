@@ -7,7 +7,8 @@
  * reach it), tokenizes into a caller-supplied token array, then validates in
  * one pass what jsmn leaves open: object keys are strings followed by one
  * value, primitives are exactly true/false/null or a number in JSON grammar,
- * no raw control characters in strings. Nothing here recurses. Tokens are slices of the input: nothing is copied until a caller
+ * strings are valid UTF-8 without raw control characters. Nothing here
+ * recurses. Tokens are slices of the input: nothing is copied until a caller
  * asks for an unescaped string or a number.
  *
  * Writing: ts_jw appends to a growable buffer with a hard maximum; once the

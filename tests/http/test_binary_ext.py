@@ -106,6 +106,10 @@ for hh, b, what in bad:
 hdr = {"inputs": [{"name": "X", "shape": [N, F], "datatype": "FP64", "parameters": {"binary_data_size": len(blob) - 8}}]}
 st, _, body = binary_request(hdr, [blob[:-8]])
 chk.ok(st == 400, "binary_data_size not matching the shape -> 400 (got %d %r)" % (st, body[:100]))
+# far fewer bytes than the shape needs: refused before any element is read
+hdr = {"inputs": [{"name": "X", "shape": [2, F], "datatype": "FP64", "parameters": {"binary_data_size": 8}}]}
+st, _, body = binary_request(hdr, [b"\0" * 8])
+chk.ok(st == 400, "binary_data_size 8 for a [2, 28] FP64 tensor -> 400 (got %d %r)" % (st, body[:100]))
 hdr = {"inputs": [{"name": "X", "shape": [N, F], "datatype": "FP64", "parameters": {"binary_data_size": len(blob)}}]}
 st, _, body = binary_request(hdr, [blob + b"junk"])
 chk.ok(st == 400, "bytes after the last binary input -> 400 (got %d)" % st)

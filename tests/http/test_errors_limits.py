@@ -78,6 +78,42 @@ expect(srv.request("POST", "/v1/models/binary:predict", {"instances": [{"nope": 
 expect(srv.request("POST", "/v1/models/binary:predict", {"instances": [row], "output": "proba"}), 422, "records unknown output")
 expect(srv.request("POST", "/v1/models/pc:predict", {"instances": [{"lepton pT": "high"}]}), 422,
        "string for a numeric column")
+expect(srv.request("POST", "/v2/models/binary/infer", '{"inputs":[{"name":"x","shape":[1,28],"datatype":"FP64","data":[1e400%s]}]}'
+                   % (",0" * 27)), 422, "1e400 (overflows a double)")
+expect(srv.request("POST", "/v2/models/binary/infer", '{"inputs":[{"name":"x","shape":[1,28],"datatype":"FP64","data":[-1e400%s]}]}'
+                   % (",0" * 27)), 422, "-1e400 (overflows a double)")
+expect(infer([t([1, 28], row)], parameters={"foo": 1}), 422, "unknown request parameter")
+expect(infer([dict(t([1, 28], row), parameters={"foo": 1})]), 422, "unknown input parameter")
+expect(infer([t([1, 28], row)], outputs=[{"name": "raw", "parameters": {"foo": 1}}]), 422, "unknown output parameter")
+expect(infer([t([1, 28], row)], extra_field=1), 422, "unknown top-level key")
+expect(srv.request("POST", "/v1/models/binary:predict", {"instances": [row], "parameters": {"foo": 1}}), 422,
+       "records unknown parameter")
+expect(srv.request("POST", "/v2/models/binary/infer", b'{"id":"\xff","inputs":[]}'), 400, "invalid UTF-8 in a string")
+expect(srv.request("POST", "/v2/models/binary/infer", "null "), 400, "bare literal as the document")
+st, _, body = infer([t([1, 28], row)], parameters={"content_type": "np"})
+chk.ok(st == 200, "MLServer's content_type parameter is accepted (%d %r)" % (st, body[:100]))
+# request smuggling: ambiguous framing is refused and the connection closed (RFC 9112 6.1, 6.3, 5.1)
+smuggled = b"GET /v2/models/binary/ready HTTP/1.1\r\nHost: x\r\n\r\n"
+for what, req in (("Content-Length with Transfer-Encoding", b"POST /v2/models/binary/infer HTTP/1.1\r\nHost: x\r\n"
+                   b"Content-Length: 54\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled),
+                  ("two different Content-Length", b"POST /v2/models/binary/infer HTTP/1.1\r\nHost: x\r\n"
+                   b"Content-Length: 2\r\nContent-Length: 51\r\n\r\n{}" + smuggled),
+                  ("space before the colon", b"POST /v2/models/binary/infer HTTP/1.1\r\nHost: x\r\n"
+                   b"Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n" + smuggled)):
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+    s.sendall(req)
+    out = b""
+    try:
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    except (socket.timeout, ConnectionResetError):
+        pass
+    s.close()
+    chk.ok(out.startswith(b"HTTP/1.1 400") and out.count(b"HTTP/1.1 ") == 1,
+           "%s -> one 400 and the connection closed (got %r)" % (what, out[:80]))
 # the same row works as the positive control
 st, _, body = infer([t([1, 28], row)])
 chk.ok(st == 200, "valid request -> 200 (%d %r)" % (st, body[:100]))

@@ -21,7 +21,7 @@ static int parse(ts_json_doc *d, const char *s, ts_error *e) {
 
 static void test_valid_documents(void **state) {
   (void)state;
-  const char *ok[] = {"{}", "[]", " {\"a\": [1, -2.5e3, true, false, null, \"x\"]} \n", "\"s\"",
+  const char *ok[] = {"{}", "[]", "[\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"]", " {\"a\": [1, -2.5e3, true, false, null, \"x\"]} \n", "\"s\"",
                       "{\"a\":{\"b\":{\"c\":[[]]}}}", "[0, -0, 0.5, 1E+2, 1e-2]"};
   for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
     ts_json_doc d;
@@ -35,7 +35,8 @@ static void test_invalid_documents(void **state) {
   const char *bad[] = {"",        "{",           "[1,",      "{\"a\"}",      "{\"a\":}",  "[tru]",
                        "[01]",    "[1.]",        "[.5]",     "[-]",          "[1e]",      "{1:2}",
                        "[1] [2]", "[1] x",       "[\"a\":1]", "{\"a\":1,}x", "[nulll]", "[\"\x01\"]",
-                       "[+1]",    "{\"a\" 1 2}", "3", "null"};
+                       "[+1]",    "{\"a\" 1 2}", "3", "null", "null\t", "1 ", "[\"\xff\"]",
+                       "[\"\xc0\xaf\"]", "[\"\xed\xa0\x80\"]", "[\"\xf4\x90\x80\x80\"]", "[\"\xe2\x82\"]"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     ts_json_doc d;
     ts_error e = {0};
