@@ -62,6 +62,13 @@ typedef struct conn {
   char *body;
   size_t body_len, body_cap;
   size_t received;          /* body bytes seen, including discarded ones */
+  /* slow-client reaper (see reaper_main) */
+  struct conn *prev, *next; /* in the server's list, under conn_lock */
+  int fd;
+  struct sockaddr_storage peer;
+  socklen_t peer_len;
+  atomic_llong deadline_ns; /* cut the connection if its request head is not
+                               complete by then (0 = no deadline) */
 } conn;
 
 struct ts_http_server {
@@ -77,9 +84,31 @@ struct ts_http_server {
   atomic_bool closing;
   pthread_mutex_t scratch_lock;
   scratch *scratches;
+  pthread_mutex_t conn_lock; /* guards the conn list */
+  conn *conns;
+  pthread_t reaper;
+  bool reaper_running;
+  pthread_cond_t reaper_cond;
+  bool reaper_stop;          /* under conn_lock */
 };
 
 static _Thread_local scratch *tl_scratch;
+
+static long long now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+/* The request head (request line and headers) must be complete within
+ * read_timeout_s of its first line, and a connection between requests gets
+ * idle_timeout_s to start the next one. libmicrohttpd's own timeout only
+ * measures inactivity, so a client trickling one byte a second (slowloris)
+ * would otherwise hold a connection for hours. */
+static void set_deadline(conn *c, unsigned seconds) {
+  atomic_store_explicit(&c->deadline_ns, seconds ? now_ns() + (long long)seconds * 1000000000LL : 0,
+                        memory_order_relaxed);
+}
 
 double ts_http_now(void) {
   struct timespec ts;
@@ -352,6 +381,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     if (!c) return MHD_NO;
     *req_cls = c;
     atomic_fetch_add_explicit(&s->inflight, 1, memory_order_relaxed);
+    set_deadline(c, 0); /* head complete; the body is timed below */
     c->active = true;
     c->start = ts_http_now();
     c->route = NULL;
@@ -440,12 +470,55 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
   *req_cls = NULL;
   if (s->cfg.idle_timeout_s)
     MHD_set_connection_option(mc, MHD_CONNECTION_OPTION_TIMEOUT, s->cfg.idle_timeout_s);
+  set_deadline(c, s->cfg.idle_timeout_s);
   atomic_fetch_sub_explicit(&s->inflight, 1, memory_order_relaxed);
+}
+
+/* The request line arrived: the rest of the head has read_timeout_s. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc) {
+  (void)uri;
+  ts_http_server *s = cls;
+  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  conn *c = ci ? ci->socket_context : NULL;
+  if (c) set_deadline(c, s->cfg.read_timeout_s);
+  return NULL; /* keeps *req_cls NULL for on_request's first call */
+}
+
+/* Every 250 ms: shut down connections past their deadline. shutdown() (not
+ * close) makes libmicrohttpd see the end of the stream on its own thread and
+ * clean up as usual. The list lock is also taken by on_connection's close
+ * notification, so a conn in the list still owns its socket; the peer
+ * address is compared as well, as a guard against a reused descriptor. */
+static void *reaper_main(void *arg) {
+  ts_http_server *s = arg;
+  pthread_mutex_lock(&s->conn_lock);
+  while (!s->reaper_stop) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += 250 * 1000 * 1000;
+    if (ts.tv_nsec >= 1000000000L) {
+      ts.tv_sec++;
+      ts.tv_nsec -= 1000000000L;
+    }
+    pthread_cond_timedwait(&s->reaper_cond, &s->conn_lock, &ts);
+    if (s->reaper_stop) break;
+    long long now = now_ns();
+    for (conn *c = s->conns; c; c = c->next) {
+      long long d = atomic_load_explicit(&c->deadline_ns, memory_order_relaxed);
+      if (!d || now < d || c->fd < 0) continue;
+      struct sockaddr_storage peer;
+      socklen_t pl = sizeof(peer);
+      if (getpeername(c->fd, (struct sockaddr *)&peer, &pl) == 0 && pl == c->peer_len && !memcmp(&peer, &c->peer, pl))
+        shutdown(c->fd, SHUT_RDWR);
+      atomic_store_explicit(&c->deadline_ns, 0, memory_order_relaxed);
+    }
+  }
+  pthread_mutex_unlock(&s->conn_lock);
+  return NULL;
 }
 
 static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_ctx,
                           enum MHD_ConnectionNotificationCode toe) {
-  (void)mc;
   ts_http_server *s = cls;
   if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
     conn *c = calloc(1, sizeof(*c));
@@ -453,11 +526,26 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_ct
     if (c) {
       c->srv = s;
       c->over = n > s->cfg.max_connections;
+      const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+      c->fd = ci ? ci->connect_fd : -1;
+      c->peer_len = sizeof(c->peer);
+      if (c->fd < 0 || getpeername(c->fd, (struct sockaddr *)&c->peer, &c->peer_len)) c->fd = -1;
+      set_deadline(c, s->cfg.idle_timeout_s);
+      pthread_mutex_lock(&s->conn_lock);
+      c->next = s->conns;
+      if (s->conns) s->conns->prev = c;
+      s->conns = c;
+      pthread_mutex_unlock(&s->conn_lock);
     }
     *socket_ctx = c;
   } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
     conn *c = *socket_ctx;
     if (c) {
+      pthread_mutex_lock(&s->conn_lock);
+      if (c->prev) c->prev->next = c->next;
+      else s->conns = c->next;
+      if (c->next) c->next->prev = c->prev;
+      pthread_mutex_unlock(&s->conn_lock);
       free(c->body);
       free(c);
     }
@@ -467,6 +555,12 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_ct
 }
 
 /* ---- lifecycle ---- */
+
+static void destroy_locks(ts_http_server *s) {
+  pthread_mutex_destroy(&s->scratch_lock);
+  pthread_mutex_destroy(&s->conn_lock);
+  pthread_cond_destroy(&s->reaper_cond);
+}
 
 static int bind_listener(const ts_http_config *cfg, int *fd_out, uint16_t *port_out, ts_error *err) {
   const char *host = cfg->host && *cfg->host ? cfg->host : "0.0.0.0";
@@ -522,9 +616,11 @@ int ts_http_server_start(const ts_http_config *cfg, const ts_http_route *routes,
   s->nroutes = n;
   s->ctx = ctx;
   pthread_mutex_init(&s->scratch_lock, NULL);
+  pthread_mutex_init(&s->conn_lock, NULL);
+  pthread_cond_init(&s->reaper_cond, NULL);
   int rc = bind_listener(cfg, &s->listen_fd, &s->port, err);
   if (rc) {
-    pthread_mutex_destroy(&s->scratch_lock);
+    destroy_locks(s);
     free(s);
     return rc;
   }
@@ -541,15 +637,22 @@ int ts_http_server_start(const ts_http_config *cfg, const ts_http_route *routes,
       {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)cfg->max_header_bytes, NULL},
       {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
       {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s},
+      {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, s},
       {MHD_OPTION_THREAD_POOL_SIZE, s->cfg.threads > 1 ? s->cfg.threads : 0, NULL},
       {MHD_OPTION_END, 0, NULL},
   };
   s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
   if (!s->daemon) {
     close(s->listen_fd);
-    pthread_mutex_destroy(&s->scratch_lock);
+    destroy_locks(s);
     free(s);
     return ts_error_set(err, TS_EINTERNAL, "http: libmicrohttpd failed to start (%d threads)", cfg->threads);
+  }
+  if (pthread_create(&s->reaper, NULL, reaper_main, s) == 0) {
+    s->reaper_running = true;
+  } else {
+    ts_http_server_stop(s);
+    return ts_error_set(err, TS_EINTERNAL, "http: cannot start the slow-client reaper thread");
   }
   *out = s;
   return 0;
@@ -610,6 +713,13 @@ bool ts_http_server_wait_idle(ts_http_server *s, double deadline) {
 
 void ts_http_server_stop(ts_http_server *s) {
   if (!s) return;
+  if (s->reaper_running) {
+    pthread_mutex_lock(&s->conn_lock);
+    s->reaper_stop = true;
+    pthread_cond_signal(&s->reaper_cond);
+    pthread_mutex_unlock(&s->conn_lock);
+    pthread_join(s->reaper, NULL);
+  }
   MHD_stop_daemon(s->daemon);
   if (s->listen_fd >= 0) close(s->listen_fd);
   scratch *sc = s->scratches;
@@ -620,6 +730,6 @@ void ts_http_server_stop(ts_http_server *s) {
     free(sc);
     sc = next;
   }
-  pthread_mutex_destroy(&s->scratch_lock);
+  destroy_locks(s);
   free(s);
 }

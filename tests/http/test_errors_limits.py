@@ -204,6 +204,33 @@ except (ConnectionResetError, socket.timeout):
 chk.ok(time.time() - t0 < 8, "stalled headers dropped within the timeouts (%.1fs)" % (time.time() - t0))
 s.close()
 
+# slowloris: headers trickled one byte at a time are cut --read-timeout (2 s)
+# after the request line, and a request line trickled the same way is cut
+# --idle-timeout (3 s) after the connection opened
+for what, first, limit in (("headers", b"GET /healthz HTTP/1.1\r\n", 2), ("request line", b"G", 3)):
+    s = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+    s.sendall(first)
+    t0 = time.time()
+    cut = False
+    try:
+        while time.time() - t0 < 10:
+            s.sendall(b"X-a: b\r\n"[:1] if what == "headers" else b"E")
+            time.sleep(0.3)
+            s.setblocking(False)
+            try:
+                if s.recv(100) == b"":
+                    cut = True
+                    break
+            except BlockingIOError:
+                pass
+            finally:
+                s.setblocking(True)
+    except (BrokenPipeError, ConnectionResetError):
+        cut = True
+    elapsed = time.time() - t0
+    s.close()
+    chk.ok(cut and elapsed < limit + 3, "slowloris (%s trickled) cut after %.1fs (limit %ds)" % (what, elapsed, limit))
+
 # repository API: token required
 expect(srv.request("POST", "/v2/repository/index"), 401, "repository index without a token")
 expect(srv.request("POST", "/v2/repository/index", headers={"Authorization": "Bearer wrong"}), 401, "wrong token")
