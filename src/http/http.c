@@ -170,23 +170,27 @@ static ts_http_method parse_method(const char *m) {
 }
 
 /* Finds the route; on a path match with the wrong method sets *allow. */
-static const ts_http_route *route_find(const ts_http_server *s, conn *c, const char *path,
-                                       unsigned *allow) {
+static const ts_http_route *match_route(const ts_http_route *routes, size_t nroutes, ts_http_method method,
+                                        const char *path, ts_http_slice *params, int *nparams, unsigned *allow) {
   *allow = 0;
-  unsigned want = c->method == TS_HTTP_HEAD ? (TS_HTTP_HEAD | TS_HTTP_GET) : c->method;
-  for (size_t i = 0; i < s->nroutes; i++) {
-    const ts_http_route *r = &s->routes[i];
+  unsigned want = method == TS_HTTP_HEAD ? (TS_HTTP_HEAD | TS_HTTP_GET) : method;
+  for (size_t i = 0; i < nroutes; i++) {
+    const ts_http_route *r = &routes[i];
     ts_http_slice tmp[TS_HTTP_MAX_PARAMS];
     int n = 0;
     if (!ts_http_match(r->pattern, path, tmp, &n)) continue;
     if (r->methods & want) {
-      memcpy(c->params, tmp, sizeof(tmp));
-      c->nparams = n;
+      memcpy(params, tmp, sizeof(tmp));
+      *nparams = n;
       return r;
     }
     *allow |= r->methods;
   }
   return NULL;
+}
+
+static const ts_http_route *route_find(const ts_http_server *s, conn *c, const char *path, unsigned *allow) {
+  return match_route(s->routes, s->nroutes, c->method, path, c->params, &c->nparams, allow);
 }
 
 /* ---- responses ---- */
@@ -229,16 +233,43 @@ void ts_http_resp_header(ts_http_resp *resp, const char *name, const char *value
   resp->nheaders++;
 }
 
-const char *ts_http_req_header(const ts_http_req *req, const char *name) {
-  return MHD_lookup_connection_value(req->conn_, MHD_HEADER_KIND, name);
-}
-
 static void allow_header(ts_http_resp *resp, unsigned allow) {
   char v[32] = "";
   if (allow & TS_HTTP_GET) strcat(v, "GET, HEAD");
   if (allow & TS_HTTP_POST) strcat(v, v[0] ? ", POST" : "POST");
   ts_http_resp_header(resp, "Allow", v);
 }
+
+const char *ts_http_req_header(const ts_http_req *req, const char *name) {
+  if (req->conn_) return MHD_lookup_connection_value(req->conn_, MHD_HEADER_KIND, name);
+  for (size_t i = 0; i < req->nheaders_; i++)
+    if (!strcasecmp(req->headers_[i].name, name)) return req->headers_[i].value;
+  return NULL;
+}
+
+void ts_http_dispatch(const ts_http_route *routes, size_t nroutes, void *ctx, const char *method, const char *path,
+                      const ts_http_header *headers, size_t nheaders, const char *body, size_t body_len,
+                      ts_arena *arena, ts_http_resp *resp) {
+  resp->status = 200;
+  resp->content_type = "application/json";
+  resp->done_data = NULL;
+  resp->nheaders = 0;
+  ts_http_req req = {.method = parse_method(method), .path = path, .body = body, .body_len = body_len,
+                     .arena = arena, .start = ts_http_now(), .headers_ = headers, .nheaders_ = nheaders};
+  unsigned allow = 0;
+  const ts_http_route *r = match_route(routes, nroutes, req.method, path, req.params, &req.nparams, &allow);
+  if (!r && allow) {
+    ts_http_resp_error(resp, 405, "method %s not allowed for %s", method, path);
+    allow_header(resp, allow);
+  } else if (!r) {
+    ts_http_resp_error(resp, 404, "no route for %s %s", method, path);
+  } else {
+    req.route_data = r->data;
+    r->handler(ctx, &req, resp);
+  }
+  if (resp->body->failed) ts_http_resp_error(resp, 500, "response larger than the limit of %zu bytes", resp->body->max);
+}
+
 
 /* Queues resp on the connection; `close` forces "Connection: close". */
 static enum MHD_Result send_resp(ts_http_server *s, struct MHD_Connection *mc, ts_http_resp *resp,

@@ -58,6 +58,12 @@ typedef struct ts_http_slice {
   size_t len;
 } ts_http_slice;
 
+/* A request header given to ts_http_dispatch. */
+typedef struct ts_http_header {
+  const char *name;
+  const char *value;
+} ts_http_header;
+
 /* One request, valid during the handler call only. Everything points into
  * memory owned by the server. */
 typedef struct ts_http_req {
@@ -71,6 +77,8 @@ typedef struct ts_http_req {
   double start;           /* ts_http_now() when the headers arrived */
   const void *route_data; /* the matched route's `data` */
   struct MHD_Connection *conn_; /* internal: for ts_http_req_header() */
+  const ts_http_header *headers_; /* internal: headers when conn_ is NULL */
+  size_t nheaders_;
 } ts_http_req;
 
 /* A response under construction. The body is written into `body`, a bounded
@@ -173,6 +181,15 @@ void ts_http_resp_error(ts_http_resp *resp, int status, const char *fmt, ...)
 
 /* Adds a header; `name` must be a static string; value is copied (cut at 95). */
 void ts_http_resp_header(ts_http_resp *resp, const char *name, const char *value);
+
+/* Runs one request through routing (404, 405 with Allow, HEAD as GET) and
+ * the handler, without sockets or limits: for fuzzing and tests. `headers`
+ * (n entries) are what ts_http_req_header finds. resp->body must point to
+ * the caller's writer (reset by the caller); arena is the request's memory
+ * (reset by the caller afterwards). Fills resp like a served request. */
+void ts_http_dispatch(const ts_http_route *routes, size_t nroutes, void *ctx, const char *method, const char *path,
+                      const ts_http_header *headers, size_t nheaders, const char *body, size_t body_len,
+                      ts_arena *arena, ts_http_resp *resp);
 
 /* Matches `path` against a route pattern (see ts_http_route); on a match
  * fills params[0..*nparams) with slices of `path` and returns true. */

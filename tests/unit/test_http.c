@@ -264,11 +264,45 @@ static void test_quiesce_refuses(void **state) {
   ts_http_server_stop(s);
 }
 
+static void h_hdr(void *ctx, ts_http_req *req, ts_http_resp *resp) {
+  (void)ctx;
+  const char *v = ts_http_req_header(req, "x-thing");
+  ts_jw_cstr(resp->body, v ? v : "(none)");
+}
+
+static void test_dispatch_without_sockets(void **state) {
+  (void)state;
+  static const ts_http_route r[] = {{TS_HTTP_POST, "/h/{}", h_hdr, NULL}, {TS_HTTP_GET, "/echo/{}", h_echo, NULL}};
+  ts_jw w;
+  ts_jw_init(&w, 1 << 16);
+  ts_arena a;
+  ts_arena_init(&a, 4096, 1 << 20);
+  ts_http_resp resp = {.body = &w};
+  ts_http_header hs[] = {{"X-Thing", "abc"}};
+  ts_http_dispatch(r, 2, NULL, "POST", "/h/1", hs, 1, "", 0, &a, &resp);
+  assert_int_equal(resp.status, 200);
+  assert_int_equal(w.len, 5);
+  assert_memory_equal(w.buf, "\"abc\"", 5);
+  ts_jw_reset(&w);
+  ts_http_dispatch(r, 2, NULL, "GET", "/h/1", NULL, 0, NULL, 0, &a, &resp);
+  assert_int_equal(resp.status, 405);
+  assert_int_equal(resp.nheaders, 1);
+  assert_string_equal(resp.headers[0].value, "POST");
+  ts_jw_reset(&w);
+  ts_http_dispatch(r, 2, NULL, "HEAD", "/echo/zz", NULL, 0, NULL, 0, &a, &resp);
+  assert_int_equal(resp.status, 200);
+  ts_jw_reset(&w);
+  ts_http_dispatch(r, 2, NULL, "GET", "/nope", NULL, 0, NULL, 0, &a, &resp);
+  assert_int_equal(resp.status, 404);
+  ts_arena_free(&a);
+  ts_jw_free(&w);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_match),        cmocka_unit_test(test_arena),        cmocka_unit_test(test_server_statuses),
       cmocka_unit_test(test_body_limit),   cmocka_unit_test(test_header_limit), cmocka_unit_test(test_overload_503),
-      cmocka_unit_test(test_quiesce_refuses),
+      cmocka_unit_test(test_quiesce_refuses), cmocka_unit_test(test_dispatch_without_sockets),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
