@@ -133,6 +133,39 @@ int ts__api_output_type(const char *s, size_t n) {
   return -1;
 }
 
+const char *ts__api_output_name(ts_predict_type t) {
+  switch (t) {
+    case TS_PREDICT_RAW: return "raw";
+    case TS_PREDICT_LEAF: return "leaf";
+    case TS_PREDICT_CONTRIB: return "contrib";
+    default: return "predict";
+  }
+}
+
+int ts__api_predict(const ts_repo_entry *e, const ts_predict_opts *opts, const double *X, size_t N, size_t F,
+                    double *out, ts_http_resp *resp) {
+  ts_error err;
+  if (opts->type == TS_PREDICT_CONTRIB) {
+    if (!e->explainer) {
+      ts_http_resp_error(resp, 422,
+                         "output 'contrib' is not available for model '%s' version %s (linear trees, \"explain\": false "
+                         "in its config.json, or the server runs with --no-explain)",
+                         e->name, e->version_str);
+      return -1;
+    }
+    if (N && ts_explain_rows(e->explainer, opts, X, N, F, out, &err)) {
+      ts_http_resp_error(resp, 422, "explanation failed: %s", err.msg);
+      return -1;
+    }
+    return 0;
+  }
+  if (N && ts_predict_rows(e->forest, opts, X, N, F, out, &err)) {
+    ts_http_resp_error(resp, 422, "prediction failed: %s", err.msg);
+    return -1;
+  }
+  return 0;
+}
+
 int ts__api_iter_params(const ts_json_doc *doc, int obj, ts_predict_opts *opts, ts_http_resp *resp) {
   if (obj < 0) return 0;
   int si = ts_json_obj_get(doc, obj, "start_iteration");

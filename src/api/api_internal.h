@@ -92,6 +92,16 @@ int ts__api_known_keys(const ts_json_doc *doc, int obj, const char *const *known
  * -1 if unknown. */
 int ts__api_output_type(const char *s, size_t n);
 
+/* Name of an output type in responses ("predict", "raw", "leaf", "contrib"). */
+const char *ts__api_output_name(ts_predict_type t);
+
+/* Predicts `opts->type` for N rows of X (row stride F) into out: the forest
+ * for value/raw/leaf, the entry's explainer for contrib. On failure writes
+ * the answer (422 when contrib is not available for the model) and returns
+ * -1. */
+int ts__api_predict(const ts_repo_entry *e, const ts_predict_opts *opts, const double *X, size_t N, size_t F,
+                    double *out, ts_http_resp *resp);
+
 /* Row limit for this entry (server limit, or the model's own if lower). */
 long ts__api_max_rows(const ts_api *api, const ts_repo_entry *e);
 

@@ -244,9 +244,7 @@ static int parse_outputs(ts_http_resp *resp, const ts_json_doc *doc, int outs, b
   *nout = 0;
   if (outs < 0 || (doc->toks[outs].type == TS_JSON_ARRAY && doc->toks[outs].size == 0)) {
     ts_predict_type def = e->config->default_output;
-    if (def == TS_PREDICT_CONTRIB) def = TS_PREDICT_VALUE;
-    o[0] = (out_req){.type = def, .binary = all_binary,
-                     .name = def == TS_PREDICT_RAW ? "raw" : def == TS_PREDICT_LEAF ? "leaf" : "predict"};
+    o[0] = (out_req){.type = def, .binary = all_binary, .name = ts__api_output_name(def)};
     *nout = 1;
     return 0;
   }
@@ -264,8 +262,8 @@ static int parse_outputs(ts_http_resp *resp, const ts_json_doc *doc, int outs, b
     size_t n;
     const char *s = ts_json_raw(doc, name, &n);
     int type = ts__api_output_type(s, n);
-    if (type < 0 || type == TS_PREDICT_CONTRIB) {
-      ts_http_resp_error(resp, 422, "outputs[%d]: unknown output '%.*s' (predict, raw, leaf)", i,
+    if (type < 0) {
+      ts_http_resp_error(resp, 422, "outputs[%d]: unknown output '%.*s' (predict, raw, leaf, contrib)", i,
                          (int)(n > 40 ? 40 : n), s);
       return -1;
     }
@@ -286,8 +284,7 @@ static int parse_outputs(ts_http_resp *resp, const ts_json_doc *doc, int outs, b
       ts_http_resp_error(resp, 400, "outputs[%d]: parameters.binary_data must be true or false", i);
       return -1;
     }
-    o[*nout] = (out_req){.type = (ts_predict_type)type, .binary = bin,
-                         .name = type == TS_PREDICT_RAW ? "raw" : type == TS_PREDICT_LEAF ? "leaf" : "predict"};
+    o[*nout] = (out_req){.type = (ts_predict_type)type, .binary = bin, .name = ts__api_output_name((ts_predict_type)type)};
     (*nout)++;
   }
   return 0;
@@ -321,7 +318,7 @@ static void write_response(ts_http_resp *resp, const ts_json_doc *doc, int id_to
     ts_jw_lit(w, q->name);
     ts_jw_lit(w, leaf ? "\",\"datatype\":\"INT32\",\"shape\":[" : "\",\"datatype\":\"FP64\",\"shape\":[");
     ts_jw_int(w, (int64_t)N);
-    if (leaf || q->width > 1) {
+    if (leaf || q->width > 1 || q->type == TS_PREDICT_CONTRIB) {
       ts_jw_char(w, ',');
       ts_jw_int(w, q->width);
     }
@@ -535,11 +532,7 @@ void ts__api_infer(void *ctx, ts_http_req *req, ts_http_resp *resp) {
       ts_http_resp_error(resp, 413, "output '%s' for %zu rows needs more memory than the per-request limit", o[i].name, N);
       goto out;
     }
-    ts_error perr;
-    if (N && ts_predict_rows(e->forest, &opts, X, N, (size_t)F, o[i].values, &perr)) {
-      ts_http_resp_error(resp, 422, "prediction failed: %s", perr.msg);
-      goto out;
-    }
+    if (ts__api_predict(e, &opts, X, N, (size_t)F, o[i].values, resp)) goto out;
   }
   double t2 = ts_http_now();
   done->predict_s = t2 - t1;

@@ -85,14 +85,14 @@ void ts__api_records(void *ctx, ts_http_req *req, ts_http_resp *resp) {
     ts_http_resp_error(resp, 400, "the request must be an object with an \"instances\" array");
     goto out;
   }
-  ts_predict_opts opts = {e->config->default_output == TS_PREDICT_CONTRIB ? TS_PREDICT_VALUE : e->config->default_output, 0, 0};
+  ts_predict_opts opts = {e->config->default_output, 0, 0};
   int outp = ts_json_obj_get(&doc, 0, "output");
   if (outp >= 0) {
     size_t n;
     const char *s = ts_json_raw(&doc, outp, &n);
     int type = doc.toks[outp].type == TS_JSON_STRING ? ts__api_output_type(s, n) : -1;
-    if (type < 0 || type == TS_PREDICT_CONTRIB) {
-      ts_http_resp_error(resp, 422, "\"output\" must be \"value\", \"raw\" or \"leaf\"");
+    if (type < 0) {
+      ts_http_resp_error(resp, 422, "\"output\" must be \"value\", \"raw\", \"leaf\" or \"contrib\"");
       goto out;
     }
     opts.type = (ts_predict_type)type;
@@ -130,17 +130,13 @@ void ts__api_records(void *ctx, ts_http_req *req, ts_http_resp *resp) {
     if (fill_row(resp, m, &doc, k, r, F, X, req->arena)) goto out;
   double t1 = ts_http_now();
   done->parse_s = t1 - t0;
-  ts_error perr;
-  if (N && ts_predict_rows(e->forest, &opts, X, N, (size_t)F, Y, &perr)) {
-    ts_http_resp_error(resp, 422, "prediction failed: %s", perr.msg);
-    goto out;
-  }
+  if (ts__api_predict(e, &opts, X, N, (size_t)F, Y, resp)) goto out;
   double t2 = ts_http_now();
   done->predict_s = t2 - t1;
   done->rows = N;
   ts_jw *w = resp->body;
   bool leaf = opts.type == TS_PREDICT_LEAF;
-  bool lists = leaf || width > 1;
+  bool lists = leaf || width > 1 || opts.type == TS_PREDICT_CONTRIB;
   ts_jw_lit(w, "{\"predictions\":[");
   for (size_t r = 0; r < N; r++) {
     if (r) ts_jw_char(w, ',');

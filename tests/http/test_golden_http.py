@@ -6,7 +6,9 @@
   - POST /v1/models/{case}:predict (records API, rows as lists) for value,
     raw and leaf;
   - pandas_categorical also with one tensor per feature (BYTES for the
-    categorical columns) and through the records API with its records.json.
+    categorical columns) and through the records API with its records.json;
+  - the contrib output (SHAP) against contrib.csv within 1e-12 (422 for the
+    linear-tree cases, which have none).
 raw and leaf must match LightGBM bit for bit, predict bit for bit or within
 1e-15 relative (the same rule as the engine's golden test)."""
 import json
@@ -55,6 +57,26 @@ def rows_of(data, n, width):
     return [data[i * width:(i + 1) * width] for i in range(n)]
 
 
+def check_contrib(case, req, N, want, has_contrib):
+    """SHAP contributions through the contrib output: within 1e-12 of
+    LightGBM (relative, floor 1), as the engine's SHAP tests; refused with 422
+    for models without an explainer (linear trees)."""
+    req = dict(req, outputs=[{"name": "contrib"}])
+    st, resp = srv.json("POST", "/v2/models/%s/infer" % case, req)
+    if not has_contrib:
+        chk.ok(st == 422 and "contrib" in resp.get("error", ""), "%s contrib refused with 422 (%d %s)" % (case, st, resp))
+        return
+    if not chk.ok(st == 200, "%s contrib: status %d %s" % (case, st, resp)):
+        return
+    o = resp["outputs"][0]
+    width = len(want["contrib"][0])
+    chk.ok(o["name"] == "contrib" and o["shape"] == [N, width], "%s contrib shape %s" % (case, o["shape"]))
+    got = [float(v) for v in o["data"]]
+    flat = [v for r in want["contrib"] for v in r]
+    bad = sum(1 for a, b in zip(got, flat) if abs(a - b) > 1e-12 * max(1.0, abs(b)))
+    chk.ok(len(got) == len(flat) and bad == 0, "%s contrib: %d values differ" % (case, bad))
+
+
 cases = golden_cases()
 models = []
 for c in cases:
@@ -72,6 +94,9 @@ for case in cases:
     N = len(rows)
     want = {"predict": matrix(os.path.join(d, "pred.csv")), "raw": matrix(os.path.join(d, "raw.csv")),
             "leaf": matrix(os.path.join(d, "leaf.csv"))}
+    has_contrib = os.path.exists(os.path.join(d, "contrib.csv"))
+    if has_contrib:
+        want["contrib"] = matrix(os.path.join(d, "contrib.csv"))
     params = {k: kw[k] for k in ("start_iteration", "num_iteration") if k in kw}
     categorical = bool(meta.get("pandas_categorical_in_model"))
     if not categorical:
@@ -93,6 +118,7 @@ for case in cases:
             chk.ok(o["shape"] == exp_shape, "%s %s shape %s want %s" % (case, name, o["shape"], exp_shape))
             chk.ok(o["datatype"] == ("INT32" if name == "leaf" else "FP64"), "%s %s datatype" % (case, name))
             compare(case, "infer " + name, rows_of([float(v) for v in o["data"]], N, width), want[name], name == "predict")
+        check_contrib(case, {"inputs": req["inputs"], **({"parameters": params} if params else {})}, N, want, has_contrib)
         # records API, rows as lists
         for output, key in (("value", "predict"), ("raw", "raw"), ("leaf", "leaf")):
             body = {"instances": [[num(v) for v in r] for r in rows], "output": output}
@@ -129,6 +155,12 @@ for case in cases:
                 continue
             got = [[float(x) for x in p] if isinstance(p, list) else [float(p)] for p in resp["predictions"]]
             compare(case, "records.json " + output, got, want[key], key == "predict")
+        st, resp = srv.json("POST", "/v1/models/%s:predict" % case, {"instances": records, "output": "contrib"})
+        if chk.ok(st == 200 and has_contrib, "%s records.json contrib: status %d" % (case, st)):
+            got = [float(x) for p in resp["predictions"] for x in p]
+            flat = [v for r in want["contrib"] for v in r]
+            bad = sum(1 for a, b in zip(got, flat) if abs(a - b) > 1e-12 * max(1.0, abs(b)))
+            chk.ok(len(got) == len(flat) and bad == 0, "%s records.json contrib: %d values differ" % (case, bad))
     print("checked", case)
 
 chk.ok(srv.stop() == 0, "server exits 0 on SIGTERM")
