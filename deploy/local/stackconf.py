@@ -226,6 +226,27 @@ def nginx_value(kind, raw, where):
     return s.rstrip('s') + 's'
 
 
+def location_regex(ingress, where):
+    """One nginx location regex matching exactly the Ingress's paths, with Kubernetes semantics:
+    Prefix matches whole path elements (/v2 matches /v2 and /v2/x, not /v2x), Exact the path only."""
+    alts = []
+    for rule in (ingress.get('spec') or {}).get('rules') or []:
+        for p in ((rule.get('http') or {}).get('paths')) or []:
+            path, kind = str(p.get('path', '')), p.get('pathType', 'Prefix')
+            if not path.startswith('/') or re.search(r'[\s"{};]', path):
+                die('%s: Ingress path "%s" is not an absolute URL path' % (where, path))
+            if kind == 'Exact':
+                alts.append(re.escape(path) + '$')
+            elif kind in ('Prefix', 'ImplementationSpecific'):
+                trimmed = path.rstrip('/')
+                alts.append(re.escape(trimmed) + '(?:/|$)' if trimmed else '/')
+            else:
+                die('%s: Ingress path "%s" has an unknown pathType "%s"' % (where, path, kind))
+    if not alts:
+        die('%s: the Ingress has no rules[].http.paths' % where)
+    return '^(?:%s)' % '|'.join(alts)
+
+
 def cmd_ingress(args):
     """The Ingress's annotations as shell assignments; quoted with shlex so `eval` is safe."""
     import shlex
@@ -240,6 +261,7 @@ def cmd_ingress(args):
     for key, (var, kind, default) in ANNOTATIONS.items():
         v = nginx_value(kind, ann[key], '%s: annotation %s' % (path, key)) if key in ann else default
         print('%s=%s' % (var, shlex.quote(v)))
+    print('INGRESS_LOCATION=%s' % shlex.quote(location_regex(ingresses[0], path)))
     # The replicas get the same limit in bytes, as production's TREESERVE_MAX_BODY_BYTES.
     size = nginx_value('size', ann.get('nginx.ingress.kubernetes.io/proxy-body-size', '8m'), path)
     mult = {'k': 1024, 'm': 1024 ** 2, 'g': 1024 ** 3}.get(size[-1], 1)

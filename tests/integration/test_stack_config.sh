@@ -58,7 +58,11 @@ same proxy_next_upstream_timeout proxy-next-upstream-timeout sec
 expect "the body limit is 8 MiB, the server's limit" [ "$(directive client_max_body_size)" = 8m ]
 expect "nginx retries POSTs on error, timeout, 502 and 503" \
   sh -c "directive() { :; }; grep -Eq '^ *proxy_next_upstream error timeout( [a-z_0-9]+)* http_502 http_503( [a-z_0-9]+)* non_idempotent;' '$NC'"
-expect "the Ingress routes /v2 and so does nginx" sh -c "grep -q 'path: /v2$' '$INGRESS' && grep -q '^ *location /v2 {' '$NC'"
+loc=$(sed -n 's/^ *location ~ "\(.*\)" {$/\1/p' "$NC")
+for path in $(sed -n 's/^ *- path: *\(\/[^ ]*\)$/\1/p' "$INGRESS"); do
+  expect "the Ingress routes $path and so does nginx" sh -c "echo '$loc' | grep -qF '$path(?:/|\$)'"
+done
+expect "nginx routes nothing else (one location, $loc)" [ "$(grep -c '^ *location ' "$NC")" -eq 1 ]
 
 # --- load balancer settings
 n=$(grep -Ec '^ *server 127\.0\.0\.1:[0-9]+ max_fails=[1-9][0-9]* fail_timeout=[0-9]+s;' "$NC")

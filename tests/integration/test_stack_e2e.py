@@ -300,8 +300,14 @@ def lifecycle_checks(env, st):
     check(status == 200 and version_of(body) is not None and headers.get('X-Upstream-Addr'),
           'POST through nginx -> %d, model_version %s, from %s' % (
               status, version_of(body), headers.get('X-Upstream-Addr')))
-    status, _, _ = http_req('http://127.0.0.1:%d/metrics' % st['nginx'])
-    check(status == 404, '/metrics is not routed through nginx, as in the Ingress (-> %d)' % status)
+    for path in ('/metrics', '/openapi.json', '/v2x', '/v1/other'):
+        status, _, _ = http_req('http://127.0.0.1:%d%s' % (st['nginx'], path))
+        check(status == 404, '%s is not routed through nginx, as in the Ingress (-> %d)' % (path, status))
+    row = json.loads(st['request'])['inputs'][0]['data']
+    status, headers, body = http_req('http://127.0.0.1:%d/v1/models/%s:predict' % (st['nginx'], st['MODEL']),
+                                     json.dumps({'instances': [row]}).encode())
+    check(status == 200 and headers.get('X-Upstream-Addr') and b'predictions' in body,
+          'the records API (/v1/models, in the Ingress) goes through nginx (-> %d)' % status)
     # Over the Ingress's 8m body limit: nginx refuses from the header alone.
     limit = 8 * 1024 * 1024
     conn = http.client.HTTPConnection('127.0.0.1', st['nginx'], timeout=10)
