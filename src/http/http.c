@@ -69,6 +69,8 @@ typedef struct conn {
   socklen_t peer_len;
   atomic_llong deadline_ns; /* cut the connection if its request head is not
                                complete by then (0 = no deadline) */
+  atomic_llong idle_ns;     /* since when the connection waits for a request
+                               and has received nothing (0 = not idle) */
 } conn;
 
 struct ts_http_server {
@@ -109,6 +111,14 @@ static void set_deadline(conn *c, unsigned seconds) {
   atomic_store_explicit(&c->deadline_ns, seconds ? now_ns() + (long long)seconds * 1000000000LL : 0,
                         memory_order_relaxed);
 }
+
+static void set_idle(conn *c, bool idle) {
+  atomic_store_explicit(&c->idle_ns, idle ? now_ns() : 0, memory_order_relaxed);
+}
+
+/* With every connection slot taken, a connection idle for this long is shed
+ * (keep-alive connections are cheap to reopen; waiting clients are not). */
+#define SHED_IDLE_NS (1000LL * 1000 * 1000)
 
 double ts_http_now(void) {
   struct timespec ts;
@@ -360,6 +370,7 @@ typedef struct framing {
   int ncl, nte;
   const char *cl;     /* first Content-Length value */
   bool cl_differ;     /* another Content-Length with a different value */
+  bool cl_bad;        /* a Content-Length that is not just digits (e.g. folded) */
   bool te_other;      /* a Transfer-Encoding other than "chunked" */
   bool bad_name;      /* whitespace before the colon */
 } framing;
@@ -369,7 +380,14 @@ static enum MHD_Result framing_cb(void *cls, enum MHD_ValueKind kind, const char
   framing *f = cls;
   size_t n = strlen(key);
   if (n && (key[n - 1] == ' ' || key[n - 1] == '\t')) f->bad_name = true;
+  /* libmicrohttpd 0.9.75 turns an obs-fold continuation line into a suffix
+   * of the header name ("Content-Length: 2\r\n 5" becomes
+   * "Content-Length5: 2"), silently dropping the framing header. No real
+   * header starts with these names, so such a name is refused. */
+  if ((n > 14 && !strncasecmp(key, "content-length", 14)) || (n > 17 && !strncasecmp(key, "transfer-encoding", 17)))
+    f->bad_name = true;
   if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+    if (!value || !*value || value[strspn(value, "0123456789")]) f->cl_bad = true;
     if (f->ncl++ == 0) f->cl = value;
     else if (strcmp(f->cl, value ? value : "")) f->cl_differ = true;
   } else if (!strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING)) {
@@ -386,9 +404,10 @@ static enum MHD_Result framing_cb(void *cls, enum MHD_ValueKind kind, const char
 static const char *framing_error(struct MHD_Connection *mc) {
   framing f = {0};
   MHD_get_connection_values(mc, MHD_HEADER_KIND, framing_cb, &f);
-  if (f.bad_name) return "whitespace between a header name and its colon";
+  if (f.bad_name) return "a malformed framing header name (whitespace before the colon or a folded line)";
   if (f.nte && f.ncl) return "both Content-Length and Transfer-Encoding";
   if (f.cl_differ) return "several different Content-Length values";
+  if (f.cl_bad) return "a Content-Length that is not a decimal number";
   if (f.nte > 1 || f.te_other) return "a Transfer-Encoding other than a single \"chunked\"";
   return NULL;
 }
@@ -413,6 +432,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     *req_cls = c;
     atomic_fetch_add_explicit(&s->inflight, 1, memory_order_relaxed);
     set_deadline(c, 0); /* head complete; the body is timed below */
+    set_idle(c, false);
     c->active = true;
     c->start = ts_http_now();
     c->route = NULL;
@@ -502,6 +522,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
   if (s->cfg.idle_timeout_s)
     MHD_set_connection_option(mc, MHD_CONNECTION_OPTION_TIMEOUT, s->cfg.idle_timeout_s);
   set_deadline(c, s->cfg.idle_timeout_s);
+  set_idle(c, true);
   atomic_fetch_sub_explicit(&s->inflight, 1, memory_order_relaxed);
 }
 
@@ -511,11 +532,15 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc) {
   ts_http_server *s = cls;
   const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
   conn *c = ci ? ci->socket_context : NULL;
-  if (c) set_deadline(c, s->cfg.read_timeout_s);
+  if (c) {
+    set_deadline(c, s->cfg.read_timeout_s);
+    set_idle(c, false);
+  }
   return NULL; /* keeps *req_cls NULL for on_request's first call */
 }
 
-/* Every 250 ms: shut down connections past their deadline. shutdown() (not
+/* Every 250 ms: shut down connections past their deadline, and, while all
+ * connection slots are taken, connections idle for more than a second. shutdown() (not
  * close) makes libmicrohttpd see the end of the stream on its own thread and
  * clean up as usual. The list lock is also taken by on_connection's close
  * notification, so a conn in the list still owns its socket; the peer
@@ -534,14 +559,18 @@ static void *reaper_main(void *arg) {
     pthread_cond_timedwait(&s->reaper_cond, &s->conn_lock, &ts);
     if (s->reaper_stop) break;
     long long now = now_ns();
+    bool full = atomic_load_explicit(&s->connections, memory_order_relaxed) >= s->cfg.max_connections;
     for (conn *c = s->conns; c; c = c->next) {
       long long d = atomic_load_explicit(&c->deadline_ns, memory_order_relaxed);
-      if (!d || now < d || c->fd < 0) continue;
+      long long idle = atomic_load_explicit(&c->idle_ns, memory_order_relaxed);
+      bool shed = full && idle && now - idle > SHED_IDLE_NS;
+      if (c->fd < 0 || (!shed && (!d || now < d))) continue;
       struct sockaddr_storage peer;
       socklen_t pl = sizeof(peer);
       if (getpeername(c->fd, (struct sockaddr *)&peer, &pl) == 0 && pl == c->peer_len && !memcmp(&peer, &c->peer, pl))
         shutdown(c->fd, SHUT_RDWR);
       atomic_store_explicit(&c->deadline_ns, 0, memory_order_relaxed);
+      atomic_store_explicit(&c->idle_ns, 0, memory_order_relaxed);
     }
   }
   pthread_mutex_unlock(&s->conn_lock);
@@ -562,6 +591,7 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_ct
       c->peer_len = sizeof(c->peer);
       if (c->fd < 0 || getpeername(c->fd, (struct sockaddr *)&c->peer, &c->peer_len)) c->fd = -1;
       set_deadline(c, s->cfg.idle_timeout_s);
+      set_idle(c, true);
       pthread_mutex_lock(&s->conn_lock);
       c->next = s->conns;
       if (s->conns) s->conns->prev = c;

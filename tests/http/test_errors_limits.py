@@ -99,7 +99,9 @@ for what, req in (("Content-Length with Transfer-Encoding", b"POST /v2/models/bi
                   ("two different Content-Length", b"POST /v2/models/binary/infer HTTP/1.1\r\nHost: x\r\n"
                    b"Content-Length: 2\r\nContent-Length: 51\r\n\r\n{}" + smuggled),
                   ("space before the colon", b"POST /v2/models/binary/infer HTTP/1.1\r\nHost: x\r\n"
-                   b"Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n" + smuggled)):
+                   b"Transfer-Encoding : chunked\r\n\r\n0\r\n\r\n" + smuggled),
+                  ("folded Content-Length", b"POST /v2/models/binary/infer HTTP/1.1\r\nHost: x\r\n"
+                   b"Content-Length: 2\r\n 5\r\n\r\n{}" + smuggled)):
     s = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
     s.sendall(req)
     out = b""
