@@ -4,7 +4,6 @@
  */
 #include "fuzz_common.h"
 
-#include <microhttpd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,30 +49,6 @@ const ts_model *fuzz_model(void) {
   return m;
 }
 
-/* ---- request headers for ts_http_req_header() ----
- * The library reads request headers through MHD_lookup_connection_value on
- * the request's connection. The fuzz binaries are linked with
- * -Wl,--wrap=MHD_lookup_connection_value, so that call lands here: for the
- * fuzzer's sentinel connection it answers from the current request's
- * headers, anything else goes to libmicrohttpd. */
-static char fake_conn_byte;
-#define FAKE_CONN ((struct MHD_Connection *)(void *)&fake_conn_byte)
-static const fuzz_header *cur_headers;
-static size_t cur_nheaders;
-
-const char *__real_MHD_lookup_connection_value(struct MHD_Connection *c, enum MHD_ValueKind kind,
-                                               const char *key);
-const char *__wrap_MHD_lookup_connection_value(struct MHD_Connection *c, enum MHD_ValueKind kind,
-                                               const char *key);
-const char *__wrap_MHD_lookup_connection_value(struct MHD_Connection *c, enum MHD_ValueKind kind,
-                                               const char *key) {
-  if (c != FAKE_CONN) return __real_MHD_lookup_connection_value(c, kind, key);
-  if (kind != MHD_HEADER_KIND || !key) return NULL;
-  for (size_t i = 0; i < cur_nheaders; i++)
-    if (!strcasecmp(cur_headers[i].name, key)) return cur_headers[i].value;
-  return NULL;
-}
-
 /* ---- the api with one model ---- */
 
 static struct {
@@ -108,13 +83,6 @@ static void api_init(void) {
 fail:
   fprintf(stderr, "fuzz: api setup failed: %s\n", err.msg);
   abort();
-}
-
-static ts_http_method method_of(const char *m) {
-  if (!strcmp(m, "GET")) return TS_HTTP_GET;
-  if (!strcmp(m, "POST")) return TS_HTTP_POST;
-  if (!strcmp(m, "HEAD")) return TS_HTTP_HEAD;
-  return TS_HTTP_OTHER;
 }
 
 /* True if s[0..n) is valid UTF-8 (RFC 3629: no overlong forms, no
@@ -183,39 +151,22 @@ fuzz_answer fuzz_api_call(const char *method, const char *path, const fuzz_heade
     FUZZ_CHECK(own != NULL);
     memcpy(own, body, body_len);
   }
-  cur_headers = headers;
-  cur_nheaders = nheaders;
   ts_jw_reset(&H.out);
-  ts_http_resp resp = {.status = 200, .content_type = "application/json", .body = &H.out};
-  ts_http_req req = {.method = method_of(method), .path = path, .body = own, .body_len = body_len,
-                     .arena = &H.arena, .start = ts_http_now(), .conn_ = FAKE_CONN};
-  ts_http_method m = req.method == TS_HTTP_HEAD ? TS_HTTP_GET : req.method;
+  ts_http_resp resp = {.body = &H.out};
+  double start = ts_http_now();
+  ts_http_dispatch(H.routes, H.nroutes, H.api, method, path, headers, nheaders, own, body_len, &H.arena, &resp);
+  /* the route for the metrics callback, as the server finds it */
   const ts_http_route *route = NULL;
-  unsigned allow = 0;
-  for (size_t i = 0; i < H.nroutes; i++) {
+  for (size_t i = 0; i < H.nroutes && !route; i++) {
     ts_http_slice params[TS_HTTP_MAX_PARAMS];
     int np = 0;
-    if (!ts_http_match(H.routes[i].pattern, path, params, &np)) continue;
-    FUZZ_CHECK(np >= 0 && np <= TS_HTTP_MAX_PARAMS);
-    for (int k = 0; k < np; k++) {
-      /* captures are non-empty slices of the path */
-      FUZZ_CHECK(params[k].len > 0 && params[k].ptr >= path && params[k].ptr + params[k].len <= path + strlen(path));
+    if (ts_http_match(H.routes[i].pattern, path, params, &np)) {
+      FUZZ_CHECK(np >= 0 && np <= TS_HTTP_MAX_PARAMS);
+      for (int k = 0; k < np; k++) /* captures are non-empty slices of the path */
+        FUZZ_CHECK(params[k].len > 0 && params[k].ptr >= path && params[k].ptr + params[k].len <= path + strlen(path));
+      route = &H.routes[i];
     }
-    if (!(H.routes[i].methods & (unsigned)m)) {
-      allow |= H.routes[i].methods;
-      continue;
-    }
-    route = &H.routes[i];
-    memcpy(req.params, params, sizeof(params));
-    req.nparams = np;
-    req.route_data = route->data;
-    break;
   }
-  if (route) route->handler(H.api, &req, &resp);
-  else if (allow) ts_http_resp_error(&resp, 405, "method %s not allowed for %s", method, path);
-  else ts_http_resp_error(&resp, 404, "no route for %s", path);
-  if (H.out.failed) ts_http_resp_error(&resp, 500, "response larger than the limit");
-
   FUZZ_CHECK(resp.status >= 200 && resp.status <= 599);
   FUZZ_CHECK(resp.content_type != NULL);
   FUZZ_CHECK(resp.nheaders >= 0 && resp.nheaders <= TS_HTTP_MAX_RESP_HEADERS);
@@ -236,10 +187,8 @@ fuzz_answer fuzz_api_call(const char *method, const char *path, const fuzz_heade
     fprintf(stderr, "%s %s -> %d %.*s\n", method, path, resp.status, (int)(json_len > 300 ? 300 : json_len),
             H.out.buf ? H.out.buf : "");
   if (is_json && resp.status != 500) check_json(H.out.buf, json_len);
-  ts_api_on_done(H.api, route, resp.status, body_len, H.out.len, ts_http_now() - req.start, resp.done_data);
+  ts_api_on_done(H.api, route, resp.status, body_len, H.out.len, ts_http_now() - start, resp.done_data);
   ts_arena_reset(&H.arena);
   free(own);
-  cur_headers = NULL;
-  cur_nheaders = 0;
   return (fuzz_answer){resp.status, resp.content_type, H.out.len};
 }

@@ -6,14 +6,13 @@
  *    (tests/fuzz/models/fuzz_model.txt: 10 features, three of them pandas
  *    categorical columns), loaded once. The path comes from $TS_FUZZ_MODEL or
  *    the repository path compiled in (TS_FUZZ_SRC).
- *  - fuzz_api_call(): one HTTP request through the api's route table, its
- *    handler and the metrics callback, without sockets. It is the request
- *    path of src/http minus libmicrohttpd: routing with ts_http_match (404,
- *    405), HEAD as GET, request headers served to ts_http_req_header() through
- *    a link-time wrap of MHD_lookup_connection_value (see fuzz_common.c), a
- *    per-request arena, and the bounded response writer. Every answer is
- *    checked: a status in 200..599, and a body that is valid JSON whenever
- *    the content type says JSON (for the binary extension: the JSON header).
+ *  - fuzz_api_call(): one HTTP request through ts_http_dispatch (the request
+ *    path of src/http without sockets: routing, 404/405, HEAD as GET, the
+ *    route's handler, the response-size limit) with the api's route table,
+ *    then the api's metrics callback, a per-request arena and the bounded
+ *    response writer. Every answer is checked: a status in 200..599, and a
+ *    body that is valid UTF-8 JSON whenever the content type says JSON (for
+ *    the binary extension: the JSON header).
  *
  * Each check that fails calls abort(), which libFuzzer reports as a crash.
  */
@@ -23,6 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "http/http.h"
 #include "treeserve/model.h"
 
 #define FUZZ_CHECK(cond)                                                                      \
@@ -38,10 +38,8 @@ const ts_model *fuzz_model(void);
 /* Path of the fuzz model file. */
 const char *fuzz_model_path(void);
 
-typedef struct fuzz_header {
-  const char *name; /* NUL-terminated */
-  const char *value;
-} fuzz_header;
+/* A request header (NUL-terminated name and value). */
+typedef ts_http_header fuzz_header;
 
 typedef struct fuzz_answer {
   int status;
