@@ -41,43 +41,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* LightGBM's kZeroThreshold is the float literal 1e-35f stored in a double. */
-static const double kZeroThreshold = (double)1e-35f;
-
-/* ------------------------------------------------------------------ decision */
-
-/* LightGBM's Tree::Decision for a node with decision type `dt` and threshold
- * `thr`: 1 when value `fval` goes to the left child. */
-static inline __attribute__((always_inline)) int goes_left(const ts_tree *t, uint8_t dt,
-                                                           double thr, double fval) {
-  if (dt & TS_DT_CATEGORICAL) {
-    /* NaN, negative and (as x86's truncating conversion makes them INT_MIN)
-     * out-of-int-range values never match a category. */
-    if (isnan(fval) || !(fval > -2147483649.0 && fval < 2147483648.0)) return 0;
-    const int iv = (int)fval;
-    if (iv < 0) return 0;
-    const int set = (int)thr;
-    const int32_t begin = t->cat_boundaries[set];
-    const int32_t nwords = t->cat_boundaries[set + 1] - begin;
-    const int word = iv / 32;
-    if (word >= nwords) return 0;
-    return (int)((t->cat_threshold[begin + word] >> (iv % 32)) & 1u);
-  }
-  const int missing = (dt >> TS_DT_MISSING_SHIFT) & TS_DT_MISSING_MASK;
-  if (isnan(fval) && missing != TS_MISSING_NAN) fval = 0.0;
-  if ((missing == TS_MISSING_ZERO && fval >= -kZeroThreshold && fval <= kZeroThreshold) ||
-      (missing == TS_MISSING_NAN && isnan(fval))) {
-    return (dt & TS_DT_DEFAULT_LEFT) != 0;
-  }
-  return fval <= thr;
-}
-
-static inline __attribute__((always_inline)) int decide(const ts_tree *t, int node, double fval) {
-  return goes_left(t, t->decision_type[node], t->threshold[node], fval) ? t->left_child[node]
-                                                                        : t->right_child[node];
-}
-
-int ts__shap_decide(const ts_tree *t, int node, double fval) { return decide(t, node, fval); }
+/* Node decisions use the model module's reference implementation of
+ * LightGBM's Tree::Decision (ts__decision_left / ts__tree_next in
+ * model/model_internal.h), the same rules the compiled forest is tested
+ * against, so SHAP's "which way does the row go" cannot drift from predict's. */
 
 /* ------------------------------------------------------------ Gauss-Legendre */
 
@@ -320,8 +287,7 @@ size_t ts__shap_scratch_bytes(const ts__shap_scratch *s) {
 
 void ts__shap_load_row(ts__shap_scratch *s, const double *x) {
   for (int j = 0; j < s->num_features; j++) {
-    const double v = x[j];
-    s->x[j] = (v >= -kZeroThreshold && v <= kZeroThreshold) ? 0.0 : v;
+    s->x[j] = ts__zero_clamp(x[j]);
   }
 }
 
@@ -373,7 +339,7 @@ static void fast_visit(const fast_ctx *c, int u, int l) {
   const ts__shap_node *nd = &c->nodes[u];
   const int n = c->n; /* even: see points_for_depth in explain.c */
   const int f = nd->feature;
-  const int hot_side = goes_left(t, nd->decision_type, nd->threshold, c->x[f]) ? 0 : 1;
+  const int hot_side = ts__decision_left(t, nd->decision_type, nd->threshold, c->x[f]) ? 0 : 1;
   const double zo = c->ez[f];
   const int oo = c->eo[f];
   const int lo = c->el[f];
@@ -550,7 +516,7 @@ static void path_visit(const ts_tree *t, const double *x, double *phi, int node,
     return;
   }
   const int f = t->split_feature[node];
-  const int hot = decide(t, node, x[f]);
+  const int hot = ts__tree_next(t, node, x[f]);
   const int cold = (hot == t->left_child[node] ? t->right_child[node] : t->left_child[node]);
   const double w = data_count(t, node);
   const double hz = data_count(t, hot) / w;

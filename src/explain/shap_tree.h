@@ -110,9 +110,4 @@ void ts__shap_load_row(ts__shap_scratch *s, const double *x);
 void ts__shap_tree_fast(const ts__shap_tree *st, ts__shap_scratch *s, double *phi);
 void ts__shap_tree_path(const ts__shap_tree *st, ts__shap_scratch *s, double *phi);
 
-/* The child prediction goes to from internal node `node` for value `fval`
- * (LightGBM's Tree::Decision: numerical with missing types None/Zero/NaN and
- * default_left, or categorical bitset). */
-int ts__shap_decide(const ts_tree *t, int node, double fval);
-
 #endif

@@ -9,6 +9,7 @@
 #ifndef TS_MODEL_INTERNAL_H
 #define TS_MODEL_INTERNAL_H
 
+#include <math.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -80,6 +81,68 @@ typedef struct ts_tree {
   int32_t *leaf_features;    /* [leaf_feat_begin[num_leaves]] */
   double *leaf_coeff;        /* [leaf_feat_begin[num_leaves]] */
 } ts_tree;
+
+/* ---- the per-node decision: the one reference implementation ----
+ *
+ * LightGBM's Tree::NumericalDecision and Tree::CategoricalDecision
+ * (include/LightGBM/tree.h, v4.6) on the parsed mirror, for a value `x` as
+ * LightGBM's predictor sees it, i.e. after ts__zero_clamp. Returns true when x
+ * goes to the left child of a node with decision type `dt` and threshold `thr`.
+ *
+ * Numerical (missing type from dt bits 2-3):
+ *   NaN with a missing type other than NaN is read as 0.0; then missing type
+ *   Zero with |x| <= kZeroThreshold, or missing type NaN with x NaN, takes the
+ *   default side (default_left bit); anything else goes left iff x <= thr.
+ * Categorical (thr is the category set index):
+ *   NaN goes right; otherwise the category is static_cast<int>(x) (truncation,
+ *   so 2.9 is 2 and -0.5 is 0); a negative category goes right, and so does a
+ *   value outside int's range (x86's cvttsd2si gives INT_MIN there; C leaves it
+ *   undefined, so it is tested before the cast); a category past the set's
+ *   bitset goes right; else the set's bit decides (FindInBitset).
+ *
+ * Everything that decides a node on the parsed model (TreeSHAP in src/explain/)
+ * calls this. The compiled forest (src/predict/) pre-digests the same rules into
+ * flat nodes for speed; tests/unit/test_predict.c checks on random trees and
+ * edge-case rows that both give the same leaf. */
+static inline __attribute__((always_inline)) bool ts__decision_left(const ts_tree *t, uint8_t dt,
+                                                                    double thr, double x) {
+  if (dt & TS_DT_CATEGORICAL) {
+    if (isnan(x) || !(x > -2147483649.0 && x < 2147483648.0)) return false;
+    const int cat = (int)x;
+    if (cat < 0) return false;
+    const int set = (int)thr;
+    const int32_t begin = t->cat_boundaries[set];
+    const int32_t nwords = t->cat_boundaries[set + 1] - begin;
+    if (cat / 32 >= nwords) return false;
+    return ((t->cat_threshold[begin + cat / 32] >> (cat % 32)) & 1u) != 0;
+  }
+  const int missing = (dt >> TS_DT_MISSING_SHIFT) & TS_DT_MISSING_MASK;
+  if (isnan(x) && missing != TS_MISSING_NAN) x = 0.0;
+  if ((missing == TS_MISSING_ZERO && x >= -TS_ZERO_THRESHOLD && x <= TS_ZERO_THRESHOLD) ||
+      (missing == TS_MISSING_NAN && isnan(x)))
+    return (dt & TS_DT_DEFAULT_LEFT) != 0;
+  return x <= thr;
+}
+
+/* ts__decision_left for internal node `node` of tree t. */
+static inline bool ts__tree_goes_left(const ts_tree *t, int node, double x) {
+  return ts__decision_left(t, t->decision_type[node], t->threshold[node], x);
+}
+
+/* The child x leads to from internal node `node` (LightGBM's Tree::Decision):
+ * an internal node index >= 0, or ~leaf. */
+static inline int ts__tree_next(const ts_tree *t, int node, double x) {
+  return ts__tree_goes_left(t, node, x) ? t->left_child[node] : t->right_child[node];
+}
+
+/* The leaf a row reaches in tree t (Tree::GetLeaf), deciding every node with
+ * the reference above; x is the row as LightGBM sees it (ts__zero_clamp'ed). */
+static inline int ts__tree_leaf(const ts_tree *t, const double *x) {
+  int node = 0;
+  if (t->num_leaves <= 1) return 0;
+  while (node >= 0) node = ts__tree_next(t, node, x[t->split_feature[node]]);
+  return ~node;
+}
 
 /* pandas categorical column: the strings whose index is the category code. */
 typedef struct ts_pandas_column {

@@ -113,7 +113,7 @@ static void random_tree(ts_tree *t, int nl, int nf, int allow_cat) {
 static double cond_exp(const ts_tree *t, int node, const double *x, unsigned S) {
   if (node < 0) return t->leaf_value[~node];
   const int f = t->split_feature[node];
-  if (S & (1u << f)) return cond_exp(t, ts__shap_decide(t, node, x[f]), x, S);
+  if (S & (1u << f)) return cond_exp(t, ts__tree_next(t, node, x[f]), x, S);
   const int l = t->left_child[node], r = t->right_child[node];
   const double cl = l < 0 ? t->leaf_count[~l] : t->internal_count[l];
   const double cr = r < 0 ? t->leaf_count[~r] : t->internal_count[r];
@@ -230,37 +230,37 @@ static void test_decisions(void **state) {
   const int L = ~0, R = ~1;
   /* categorical, set {1, 3, 40} */
   t.decision_type[0] = TS_DT_CATEGORICAL;
-  assert_int_equal(ts__shap_decide(&t, 0, 1.0), L);
-  assert_int_equal(ts__shap_decide(&t, 0, 3.9), L); /* truncated to 3 */
-  assert_int_equal(ts__shap_decide(&t, 0, 40.0), L);
-  assert_int_equal(ts__shap_decide(&t, 0, 2.0), R);
-  assert_int_equal(ts__shap_decide(&t, 0, 0.0), R);
-  assert_int_equal(ts__shap_decide(&t, 0, NAN), R);
-  assert_int_equal(ts__shap_decide(&t, 0, -1.0), R);
-  assert_int_equal(ts__shap_decide(&t, 0, 64.0), R);   /* past the bitset */
-  assert_int_equal(ts__shap_decide(&t, 0, 1e300), R);  /* outside int */
-  assert_int_equal(ts__shap_decide(&t, 0, -1e300), R);
+  assert_int_equal(ts__tree_next(&t, 0, 1.0), L);
+  assert_int_equal(ts__tree_next(&t, 0, 3.9), L); /* truncated to 3 */
+  assert_int_equal(ts__tree_next(&t, 0, 40.0), L);
+  assert_int_equal(ts__tree_next(&t, 0, 2.0), R);
+  assert_int_equal(ts__tree_next(&t, 0, 0.0), R);
+  assert_int_equal(ts__tree_next(&t, 0, NAN), R);
+  assert_int_equal(ts__tree_next(&t, 0, -1.0), R);
+  assert_int_equal(ts__tree_next(&t, 0, 64.0), R);   /* past the bitset */
+  assert_int_equal(ts__tree_next(&t, 0, 1e300), R);  /* outside int */
+  assert_int_equal(ts__tree_next(&t, 0, -1e300), R);
   /* numerical, missing None: NaN is 0 */
   t.threshold[0] = 0.5;
   t.decision_type[0] = TS_DT_DEFAULT_LEFT;
-  assert_int_equal(ts__shap_decide(&t, 0, NAN), L);
+  assert_int_equal(ts__tree_next(&t, 0, NAN), L);
   t.threshold[0] = -0.5;
-  assert_int_equal(ts__shap_decide(&t, 0, NAN), R);
-  assert_int_equal(ts__shap_decide(&t, 0, -0.5), L); /* <= goes left */
+  assert_int_equal(ts__tree_next(&t, 0, NAN), R);
+  assert_int_equal(ts__tree_next(&t, 0, -0.5), L); /* <= goes left */
   /* missing Zero: 0 and NaN take the default side */
   t.decision_type[0] = (uint8_t)(TS_MISSING_ZERO << TS_DT_MISSING_SHIFT);
-  assert_int_equal(ts__shap_decide(&t, 0, 0.0), R);
-  assert_int_equal(ts__shap_decide(&t, 0, NAN), R);
-  assert_int_equal(ts__shap_decide(&t, 0, -1.0), L);
+  assert_int_equal(ts__tree_next(&t, 0, 0.0), R);
+  assert_int_equal(ts__tree_next(&t, 0, NAN), R);
+  assert_int_equal(ts__tree_next(&t, 0, -1.0), L);
   t.decision_type[0] |= TS_DT_DEFAULT_LEFT;
   t.threshold[0] = -2;
-  assert_int_equal(ts__shap_decide(&t, 0, 1e-36), L);
-  assert_int_equal(ts__shap_decide(&t, 0, 1.0), R);
+  assert_int_equal(ts__tree_next(&t, 0, 1e-36), L);
+  assert_int_equal(ts__tree_next(&t, 0, 1.0), R);
   /* missing NaN */
   t.decision_type[0] = (uint8_t)(TS_MISSING_NAN << TS_DT_MISSING_SHIFT);
   t.threshold[0] = 10;
-  assert_int_equal(ts__shap_decide(&t, 0, NAN), R);
-  assert_int_equal(ts__shap_decide(&t, 0, 0.0), L);
+  assert_int_equal(ts__tree_next(&t, 0, NAN), R);
+  assert_int_equal(ts__tree_next(&t, 0, 0.0), L);
   tree_free(&t);
 }
 
