@@ -116,6 +116,15 @@ static void set_idle(conn *c, bool idle) {
   atomic_store_explicit(&c->idle_ns, idle ? now_ns() : 0, memory_order_relaxed);
 }
 
+/* The connection now waits for its next request: idle since now, with the
+ * idle deadline (one clock read for both). */
+static void set_waiting(conn *c, unsigned idle_timeout_s) {
+  long long now = now_ns();
+  atomic_store_explicit(&c->idle_ns, now, memory_order_relaxed);
+  atomic_store_explicit(&c->deadline_ns, idle_timeout_s ? now + (long long)idle_timeout_s * 1000000000LL : 0,
+                        memory_order_relaxed);
+}
+
 /* With every connection slot taken, a connection idle for this long is shed
  * (keep-alive connections are cheap to reopen; waiting clients are not). */
 #define SHED_IDLE_NS (1000LL * 1000 * 1000)
@@ -521,8 +530,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
   *req_cls = NULL;
   if (s->cfg.idle_timeout_s)
     MHD_set_connection_option(mc, MHD_CONNECTION_OPTION_TIMEOUT, s->cfg.idle_timeout_s);
-  set_deadline(c, s->cfg.idle_timeout_s);
-  set_idle(c, true);
+  set_waiting(c, s->cfg.idle_timeout_s);
   atomic_fetch_sub_explicit(&s->inflight, 1, memory_order_relaxed);
 }
 
@@ -590,8 +598,7 @@ static void on_connection(void *cls, struct MHD_Connection *mc, void **socket_ct
       c->fd = ci ? ci->connect_fd : -1;
       c->peer_len = sizeof(c->peer);
       if (c->fd < 0 || getpeername(c->fd, (struct sockaddr *)&c->peer, &c->peer_len)) c->fd = -1;
-      set_deadline(c, s->cfg.idle_timeout_s);
-      set_idle(c, true);
+      set_waiting(c, s->cfg.idle_timeout_s);
       pthread_mutex_lock(&s->conn_lock);
       c->next = s->conns;
       if (s->conns) s->conns->prev = c;
