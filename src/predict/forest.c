@@ -3,6 +3,11 @@
  * are described in forest_internal.h), plus the forest's accessors and the
  * objective output transforms (formulas copied from LightGBM's ConvertOutput
  * implementations so values match bit for bit).
+ *
+ * The node decision's one reference is ts__decision_left (model_internal.h).
+ * The compiled nodes are an optimised re-encoding of it, not a call to it (see
+ * predict.c for why); tests/unit/test_predict.c checks on random trees and
+ * edge-case rows that both reach the same leaf.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -60,7 +65,9 @@ static int compile_tree(ts_forest *f, const ts_tree *t, size_t pos, size_t *cat_
         ff |= TS_FN_ZERO;
         *simple = false;
       } else {
-        if (mt == TS_MISSING_NAN ? (dt & TS_DT_DEFAULT_LEFT) : (0.0 <= thr)) ff |= TS_FN_NAN_LEFT;
+        /* Where NaN goes is asked of the reference decision itself (missing
+         * type None reads NaN as 0.0, type NaN takes default_left). */
+        if (ts__tree_goes_left(t, node, NAN)) ff |= TS_FN_NAN_LEFT;
         /* Inputs with |x| <= kZT are 0.0 to LightGBM; a threshold inside
          * [-kZT, kZT) is moved so that the raw x gives the same decision. */
         if (thr >= 0 && thr < TS_ZERO_THRESHOLD)

@@ -29,8 +29,19 @@
 #define TS_BLOCK_MIN_ROWS 32
 #define TS_BLOCK_MAX_ROWS 1024
 
-/* The slow decisions: categorical and missing-type-Zero numerical nodes.
- * Mirrors Tree::CategoricalDecision / NumericalDecision. */
+/* Why the descents below do not call the reference ts__decision_left
+ * (model_internal.h): it reads six per-node arrays of the parsed tree and
+ * branches on the decision type at every node, while the compiled node is one
+ * 16-byte record whose common case is a single compare that the lane kernels
+ * turn into a branch-free select; the zero clamp is folded into the thresholds
+ * at compile time instead of being applied to every input. Calling the
+ * reference here would give that up. Instead the compiled form is tested
+ * against the reference (test_compiled_matches_reference in
+ * tests/unit/test_predict.c), and forest.c asks the reference where NaN goes.
+ *
+ * The slow decisions: categorical and missing-type-Zero numerical nodes, the
+ * reference's rules on the compiled node (Tree::CategoricalDecision /
+ * NumericalDecision). */
 static bool slow_left(const ts_forest *f, const ts_fnode *nd, double v) {
   uint32_t ff = nd->ff;
   if (ff & TS_FN_CAT) {

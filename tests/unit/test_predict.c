@@ -9,11 +9,13 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
+#include "model/model_internal.h"
 #include "model_fixture.h"
 #include "treeserve/model.h"
 #include "treeserve/predict.h"
@@ -312,6 +314,231 @@ static void test_parallel_equals_serial(void **state) {
   ts_forest_free(f);
 }
 
+/* ---- compiled forest == reference decision, on random trees ----
+ *
+ * The compiled forest (forest.c) re-encodes LightGBM's node decision for
+ * speed: NaN-left flags, thresholds in the zero band moved, categorical sets
+ * copied into one word array, branch-free lane kernels. The model module's
+ * ts__decision_left is the one reference implementation of that decision (it is
+ * what TreeSHAP walks). This test builds random models as text (every missing
+ * type with both default_left values, categorical sets of 1-3 words, thresholds
+ * on and around kZeroThreshold), loads and compiles them, and checks that for
+ * edge-case rows the leaf each tree reaches and the raw score (single-row
+ * lanes of trees, batch lanes of rows, NaN and NaN-free kernels, per-row path)
+ * equal walking the parsed trees with the reference on the row LightGBM sees
+ * (ts__zero_clamp). */
+
+typedef struct sbuf {
+  char *s;
+  size_t len, cap;
+} sbuf;
+
+static void sb_printf(sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_printf(sbuf *b, const char *fmt, ...) {
+  for (;;) {
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? b->cap - b->len : 0, fmt, ap);
+    va_end(ap);
+    assert_true(n >= 0);
+    if (b->s && b->len + (size_t)n < b->cap) {
+      b->len += (size_t)n;
+      return;
+    }
+    size_t cap = b->cap ? b->cap * 2 : 4096;
+    while (cap < b->len + (size_t)n + 1) cap *= 2;
+    b->s = realloc(b->s, cap);
+    assert_non_null(b->s);
+    b->cap = cap;
+  }
+}
+
+static uint64_t rng_next(uint64_t *st) { /* xorshift64* */
+  uint64_t x = *st;
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  *st = x;
+  return x * 0x2545F4914F6CDD1DULL;
+}
+static int rng_int(uint64_t *st, int n) { return (int)(rng_next(st) % (uint64_t)n); }
+static double rng_unit(uint64_t *st) { return (double)(rng_next(st) >> 11) / 9007199254740992.0; }
+
+#define RT_NUM_FEATURES 6 /* 0..3 numerical, 4..5 categorical */
+#define RT_FIRST_CAT 4
+#define RT_MAX_LEAVES 40
+
+/* Values around which decisions change: the zero band and its edges, signed
+ * zeros, tiny and huge magnitudes. */
+static double special_value(uint64_t *st) {
+  const double kzt = TS_ZERO_THRESHOLD;
+  const double v[] = {0.0,  -0.0,   1e-40, -1e-40, 1e-36, -1e-36, kzt, -kzt,
+                      nextafter(kzt, 1.0), nextafter(-kzt, -1.0), nextafter(kzt, 0.0),
+                      0.5,  -0.5,   1.0,   -1.0,   1e300, -1e300, 2.5, -2.5};
+  return v[rng_int(st, (int)(sizeof v / sizeof v[0]))];
+}
+
+/* Appends one random tree (Tree=<index>) to b. all_simple: numerical nodes
+ * with missing type None or NaN only (the branch-free kernels' trees). */
+static void random_tree(sbuf *b, uint64_t *st, int index, bool all_simple) {
+  int nl = 1 + rng_int(st, RT_MAX_LEAVES);
+  int left[RT_MAX_LEAVES], right[RT_MAX_LEAVES], feat[RT_MAX_LEAVES], dt[RT_MAX_LEAVES];
+  double thr[RT_MAX_LEAVES], count[RT_MAX_LEAVES];
+  /* where each leaf hangs: internal node * 2 + side, or -1 for the root */
+  int slot[RT_MAX_LEAVES] = {-1};
+  int leaves = 1, ncat = 0, cat_words[RT_MAX_LEAVES];
+  while (leaves < nl) {
+    int l = rng_int(st, leaves), k = leaves - 1; /* split leaf l into node k */
+    if (slot[l] >= 0) {
+      if (slot[l] % 2) right[slot[l] / 2] = k;
+      else left[slot[l] / 2] = k;
+    }
+    left[k] = ~l;
+    right[k] = ~leaves;
+    slot[l] = 2 * k;
+    slot[leaves] = 2 * k + 1;
+    leaves++;
+    bool cat = !all_simple && rng_int(st, 3) == 0;
+    int missing = all_simple ? 2 * rng_int(st, 2) : rng_int(st, 3);
+    dt[k] = (missing << TS_DT_MISSING_SHIFT) | (rng_int(st, 2) ? TS_DT_DEFAULT_LEFT : 0);
+    if (cat) {
+      dt[k] |= TS_DT_CATEGORICAL;
+      feat[k] = RT_FIRST_CAT + rng_int(st, RT_NUM_FEATURES - RT_FIRST_CAT);
+      cat_words[ncat] = 1 + rng_int(st, 3);
+      thr[k] = ncat++;
+    } else {
+      feat[k] = rng_int(st, RT_FIRST_CAT);
+      thr[k] = rng_int(st, 2) ? special_value(st) : 6.0 * rng_unit(st) - 3.0;
+    }
+  }
+  int ni = nl - 1;
+  /* children are created after their parent, so one backward pass sums counts */
+  for (int k = ni - 1; k >= 0; k--)
+    count[k] = (left[k] < 0 ? 1 : count[left[k]]) + (right[k] < 0 ? 1 : count[right[k]]);
+#define RT_LIST(name, fmt, n, expr)                                     \
+  do {                                                                  \
+    sb_printf(b, "%s=", name);                                          \
+    for (int i_ = 0; i_ < (n); i_++) sb_printf(b, i_ ? " " fmt : fmt, expr); \
+    sb_printf(b, "\n");                                                 \
+  } while (0)
+  sb_printf(b, "Tree=%d\nnum_leaves=%d\nnum_cat=%d\n", index, nl, ncat);
+  if (ni > 0) {
+    RT_LIST("split_feature", "%d", ni, feat[i_]);
+    RT_LIST("split_gain", "%d", ni, 1);
+    RT_LIST("threshold", "%.17g", ni, thr[i_]);
+    RT_LIST("decision_type", "%d", ni, dt[i_]);
+    RT_LIST("left_child", "%d", ni, left[i_]);
+    RT_LIST("right_child", "%d", ni, right[i_]);
+  }
+  /* distinct dyadic leaf values: sums stay exact and tell leaves apart */
+  RT_LIST("leaf_value", "%.17g", nl, (double)(index * 64 + i_ + 1) / 1024.0);
+  RT_LIST("leaf_weight", "%d", nl, 1);
+  RT_LIST("leaf_count", "%d", nl, 1);
+  if (ni > 0) {
+    RT_LIST("internal_value", "%d", ni, 0);
+    RT_LIST("internal_weight", "%d", ni, 0);
+    RT_LIST("internal_count", "%.0f", ni, count[i_]);
+  }
+  if (ncat > 0) {
+    int bound = 0;
+    sb_printf(b, "cat_boundaries=0");
+    for (int c = 0; c < ncat; c++) sb_printf(b, " %d", bound += cat_words[c]);
+    sb_printf(b, "\ncat_threshold=");
+    for (int w = 0; w < bound; w++)
+      sb_printf(b, w ? " %u" : "%u", (unsigned)(rng_next(st) >> 32) | 1u);
+    sb_printf(b, "\n");
+  }
+  sb_printf(b, "is_linear=0\nshrinkage=1\n\n\n");
+#undef RT_LIST
+}
+
+/* One input value for feature j of a random row of model m. */
+static double random_input(uint64_t *st, const ts_model *m, int j, bool nan) {
+  int pick = rng_int(st, 10);
+  if (nan && pick == 0) return NAN;
+  if (pick <= 3) {
+    /* exactly a threshold on this feature, or one ulp either side */
+    const ts_tree *t = &m->trees[rng_int(st, m->num_trees)];
+    for (int tries = 0; tries < 8 && t->num_leaves > 1; tries++) {
+      int k = rng_int(st, t->num_leaves - 1);
+      if (t->split_feature[k] != j || (t->decision_type[k] & TS_DT_CATEGORICAL)) continue;
+      int side = rng_int(st, 3);
+      return side == 0 ? t->threshold[k] : nextafter(t->threshold[k], side == 1 ? 1e308 : -1e308);
+    }
+  }
+  if (j >= RT_FIRST_CAT) {
+    /* categories: in and past the 1-3 word bitsets, fractional, negative,
+     * outside int's range */
+    const double v[] = {-0.5, -1.0, -1.5, 0.999, 2.9, 31.0, 32.0, 63.5, 95.0, 96.0,
+                        2147483647.0, 2147483648.0, -2147483648.0, -2147483649.0, 1e300,
+                        INFINITY, -INFINITY};
+    if (pick <= 6) return (double)rng_int(st, 100) + (rng_int(st, 2) ? 0.0 : rng_unit(st));
+    if (pick <= 8) return v[rng_int(st, (int)(sizeof v / sizeof v[0]))];
+    return special_value(st);
+  }
+  return pick <= 6 ? special_value(st) : 6.0 * rng_unit(st) - 3.0;
+}
+
+static void test_compiled_matches_reference(void **state) {
+  (void)state;
+  enum { MODELS = 60, ROWS = 203 };
+  uint64_t st = 0x9E3779B97F4A7C15ULL;
+  double *X = malloc(sizeof(double) * ROWS * RT_NUM_FEATURES);
+  double *leaf = malloc(sizeof(double) * ROWS * 16), *raw = malloc(sizeof(double) * ROWS);
+  assert_non_null(X);
+  assert_non_null(leaf);
+  assert_non_null(raw);
+  for (int mi = 0; mi < MODELS; mi++) {
+    bool all_simple = mi % 3 == 0, nan = mi % 4 != 1;
+    int ntrees = 9 + rng_int(&st, 8); /* > 8: lanes of trees plus a remainder */
+    sbuf b = {0};
+    sb_printf(&b, "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\n"
+                  "max_feature_idx=%d\nobjective=regression\nfeature_names=",
+              RT_NUM_FEATURES - 1);
+    for (int j = 0; j < RT_NUM_FEATURES; j++) sb_printf(&b, j ? " f%d" : "f%d", j);
+    sb_printf(&b, "\nfeature_infos=");
+    for (int j = 0; j < RT_NUM_FEATURES; j++)
+      sb_printf(&b, "%s%s", j ? " " : "", j < RT_FIRST_CAT ? "[-3:3]" : "0:1:2:3");
+    sb_printf(&b, "\n\n");
+    for (int t = 0; t < ntrees; t++) random_tree(&b, &st, t, all_simple);
+    sb_printf(&b, "end of trees\n");
+    ts_forest *f = build(b.s);
+    free(b.s);
+    const ts_model *m = ts_forest_model(f);
+    assert_int_equal(m->num_trees, ntrees);
+
+    for (int r = 0; r < ROWS; r++)
+      for (int j = 0; j < RT_NUM_FEATURES; j++)
+        X[r * RT_NUM_FEATURES + j] = random_input(&st, m, j, nan);
+    ts_predict_opts ol = {TS_PREDICT_LEAF, 0, 0}, orw = {TS_PREDICT_RAW, 0, 0};
+    ts_error err;
+    assert_int_equal(ts_predict_rows(f, &ol, X, ROWS, RT_NUM_FEATURES, leaf, &err), 0);
+    assert_int_equal(ts_predict_rows(f, &orw, X, ROWS, RT_NUM_FEATURES, raw, &err), 0);
+    for (int r = 0; r < ROWS; r++) {
+      const double *x = X + r * RT_NUM_FEATURES;
+      double seen[RT_NUM_FEATURES], want = 0.0, one;
+      for (int j = 0; j < RT_NUM_FEATURES; j++) seen[j] = ts__zero_clamp(x[j]);
+      for (int t = 0; t < ntrees; t++) {
+        int l = ts__tree_leaf(&m->trees[t], seen);
+        if (leaf[r * ntrees + t] != (double)l) {
+          print_message("model %d tree %d row %d: compiled leaf %g, reference leaf %d\n", mi, t,
+                        r, leaf[r * ntrees + t], l);
+          for (int j = 0; j < RT_NUM_FEATURES; j++) print_message("  x[%d] = %.17g\n", j, x[j]);
+        }
+        assert_true(leaf[r * ntrees + t] == (double)l);
+        want += m->trees[t].leaf_value[l]; /* in tree order from 0.0, as predict sums */
+      }
+      assert_bits(raw[r], want);
+      assert_int_equal(ts_predict_rows(f, &orw, x, 1, RT_NUM_FEATURES, &one, &err), 0);
+      assert_bits(one, want);
+    }
+    ts_forest_free(f);
+  }
+  free(X);
+  free(leaf);
+  free(raw);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_decisions),
@@ -322,6 +549,7 @@ int main(void) {
       cmocka_unit_test(test_multiclass),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_parallel_equals_serial),
+      cmocka_unit_test(test_compiled_matches_reference),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
