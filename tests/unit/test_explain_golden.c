@@ -4,8 +4,8 @@
  * the contributions must sum to raw.csv within 1e-9. predict_kwargs
  * (start_iteration / num_iteration) from meta.json are applied. Cases whose
  * meta.json says contrib_not_available (linear trees) must be refused with
- * TS_EUNSUPPORTED. Run from the repository root (or with TREESERVE_SRC set). */
-#include <dirent.h>
+ * TS_EUNSUPPORTED. Run from the repository root (or with TREESERVE_SRC set).
+ * Case files are read with golden_util.h, shared with test_golden.c. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -19,122 +19,17 @@
 #include "treeserve/explain.h"
 #include "treeserve/model.h"
 #include "treeserve/predict.h"
-
-static char *slurp(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc((size_t)n + 1);
-  if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-    free(b);
-    b = NULL;
-  }
-  fclose(f);
-  if (b) b[n] = 0;
-  if (len) *len = (size_t)n;
-  return b;
-}
-
-/* A headerless CSV of numbers (LightGBM's outputs). */
-static double *read_numbers(const char *path, size_t *count) {
-  char *text = slurp(path, NULL);
-  if (!text) return NULL;
-  size_t cap = 1024, n = 0;
-  double *v = malloc(cap * sizeof(double));
-  char *s = text;
-  while (*s) {
-    if (*s == ',' || *s == '\n' || *s == '\r') {
-      s++;
-      continue;
-    }
-    char *end;
-    const double d = strtod(s, &end);
-    if (end == s) fail_msg("%s: not a number at offset %td", path, s - text);
-    if (n == cap) v = realloc(v, (cap *= 2) * sizeof(double));
-    v[n++] = d;
-    s = end;
-  }
-  free(text);
-  *count = n;
-  return v;
-}
-
-/* X.csv: header of feature names, empty field = missing, strings only in
- * pandas categorical columns (mapped to their codes as LightGBM's Python
- * package does). Returns a row-major [nrows x num_features] matrix. */
-static double *read_x(const ts_model *m, const char *path, size_t *nrows) {
-  char *text = slurp(path, NULL);
-  assert_non_null(text);
-  const int nf = ts_model_num_features(m);
-  int colmap[4096];
-  int ncols = 0;
-  char *line = text, *eol = strchr(line, '\n');
-  assert_non_null(eol);
-  *eol = 0;
-  for (char *f = line;; ncols++) {
-    char *comma = strchr(f, ',');
-    const size_t len = comma ? (size_t)(comma - f) : strlen(f);
-    assert_true(ncols < 4096);
-    colmap[ncols] = ts_model_find_feature(m, f, len);
-    if (colmap[ncols] < 0) fail_msg("%s: column %d not a model feature", path, ncols);
-    if (!comma) break;
-    f = comma + 1;
-  }
-  ncols++;
-  size_t cap = 64, n = 0;
-  double *X = malloc(cap * (size_t)nf * sizeof(double));
-  for (line = eol + 1; *line; line = eol + 1) {
-    eol = strchr(line, '\n');
-    if (!eol) eol = line + strlen(line);
-    if (eol == line) break;
-    if (n == cap) X = realloc(X, (cap *= 2) * (size_t)nf * sizeof(double));
-    double *row = X + n * (size_t)nf;
-    for (int j = 0; j < nf; j++) row[j] = NAN;
-    char *f = line;
-    for (int c = 0; c < ncols; c++) {
-      char *end = f;
-      while (end < eol && *end != ',') end++;
-      const size_t len = (size_t)(end - f);
-      const int feat = colmap[c];
-      if (len > 0) {
-        char *num_end;
-        const double d = strtod(f, &num_end);
-        if (num_end == end) {
-          row[feat] = d;
-        } else {
-          row[feat] = ts_model_pandas_code(m, feat, f, len);
-        }
-      }
-      f = end + 1;
-    }
-    n++;
-    if (!*eol) break;
-  }
-  free(text);
-  *nrows = n;
-  return X;
-}
-
-static int meta_int(const char *meta, const char *key, int dflt) {
-  const char *kw = strstr(meta, "\"predict_kwargs\"");
-  if (!kw) return dflt;
-  const char *end = strchr(kw, '}');
-  const char *k = strstr(kw, key);
-  if (!k || (end && k > end)) return dflt;
-  k = strchr(k, ':');
-  return k ? atoi(k + 1) : dflt;
-}
+/* after the engine headers: it uses ts_model_* */
+#include "golden_util.h"
 
 static int run_case(const char *root, const char *name) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/tests/golden/%s/meta.json", root, name);
-  char *meta = slurp(path, NULL);
-  if (!meta) return 0; /* not a case directory */
+  char path[1400];
+  golden_path(path, sizeof path, root, name, "meta.json");
+  char *meta = golden_read_file(path, NULL);
+  if (!meta) fail_msg("%s: case without meta.json", name);
   ts_error err;
   ts_model *m = NULL;
-  snprintf(path, sizeof path, "%s/tests/golden/%s/model.txt", root, name);
+  golden_path(path, sizeof path, root, name, "model.txt");
   if (ts_model_load_file(path, &m, &err)) fail_msg("%s: %s", name, err.msg);
   ts_forest *f = NULL;
   if (ts_forest_build(m, &f, &err)) fail_msg("%s: %s", name, err.msg);
@@ -149,21 +44,22 @@ static int run_case(const char *root, const char *name) {
   }
   if (rc) fail_msg("%s: %s", name, err.msg);
   const ts_model *cm = ts_forest_model(f);
-  size_t nrows, nwant, nraw;
-  snprintf(path, sizeof path, "%s/tests/golden/%s/X.csv", root, name);
-  double *X = read_x(cm, path, &nrows);
-  snprintf(path, sizeof path, "%s/tests/golden/%s/contrib.csv", root, name);
-  double *want = read_numbers(path, &nwant);
-  assert_non_null(want);
-  snprintf(path, sizeof path, "%s/tests/golden/%s/raw.csv", root, name);
-  double *raw = read_numbers(path, &nraw);
+  size_t nrows, wrows, wcols, rrows, rcols;
+  golden_path(path, sizeof path, root, name, "X.csv");
+  double *X = golden_read_x(cm, path, &nrows);
+  golden_path(path, sizeof path, root, name, "contrib.csv");
+  double *want = golden_read_numbers(path, &wrows, &wcols);
+  if (!want) fail_msg("%s: no contrib.csv and no contrib_not_available in meta.json", name);
+  golden_path(path, sizeof path, root, name, "raw.csv");
+  double *raw = golden_read_numbers(path, &rrows, &rcols);
   assert_non_null(raw);
   const int nf = ts_model_num_features(cm), K = ts_model_trees_per_iteration(cm);
-  const size_t width = (size_t)(nf + 1) * (size_t)K;
-  if (nwant != nrows * width) fail_msg("%s: contrib.csv has %zu values, want %zu", name, nwant, nrows * width);
-  if (nraw != nrows * (size_t)K) fail_msg("%s: raw.csv has %zu values", name, nraw);
-  ts_predict_opts o = {TS_PREDICT_CONTRIB, meta_int(meta, "\"start_iteration\"", 0),
-                       meta_int(meta, "\"num_iteration\"", 0)};
+  const size_t width = (size_t)(nf + 1) * (size_t)K, nwant = wrows * wcols;
+  if (wrows != nrows || wcols != width)
+    fail_msg("%s: contrib.csv is %zux%zu, want %zux%zu", name, wrows, wcols, nrows, width);
+  if (rrows != nrows || rcols != (size_t)K) fail_msg("%s: raw.csv is %zux%zu", name, rrows, rcols);
+  ts_predict_opts o = {TS_PREDICT_CONTRIB, golden_predict_kwarg(meta, "start_iteration", 0),
+                       golden_predict_kwarg(meta, "num_iteration", 0)};
   assert_int_equal(ts_predict_width(f, &o), (long)width);
   double *got = malloc(nwant * sizeof(double));
   for (int alg = 0; alg < 2; alg++) {
@@ -199,21 +95,17 @@ static int run_case(const char *root, const char *name) {
 
 static void test_golden_contrib(void **state) {
   (void)state;
-  const char *root = getenv("TREESERVE_SRC");
-  if (!root || !*root) root = ".";
-  char path[1024];
-  snprintf(path, sizeof path, "%s/tests/golden", root);
-  DIR *d = opendir(path);
-  if (!d) fail_msg("cannot open %s (run from the repository root)", path);
+  const char *root = golden_root();
+  char **names;
+  const int n = golden_list_cases(root, &names);
   int cases = 0;
-  struct dirent *de;
-  while ((de = readdir(d)) != NULL) {
-    if (de->d_name[0] == '.') continue;
-    cases += run_case(root, de->d_name);
+  for (int i = 0; i < n; i++) {
+    cases += run_case(root, names[i]);
+    free(names[i]);
   }
-  closedir(d);
+  free(names);
   /* 46 golden cases: a count far below means the data went missing. */
-  if (cases < 40) fail_msg("only %d golden cases found under %s", cases, path);
+  if (cases < 40) fail_msg("only %d golden cases found under %s/tests/golden", cases, root);
   print_message("checked %d golden cases\n", cases);
 }
 

@@ -2,7 +2,8 @@
  * Golden test runner: for every case directory under tests/golden/ load
  * model.txt, read X.csv (header of feature names matched by name; empty field
  * = NaN; strings of pandas categorical columns mapped with
- * ts_model_pandas_code), apply meta.json's predict_kwargs and compare with
+ * ts_model_pandas_code; reading shared with test_explain_golden.c in
+ * golden_util.h), apply meta.json's predict_kwargs and compare with
  * LightGBM's own outputs:
  *   raw.csv   bit for bit
  *   pred.csv  bit for bit, or within 1e-15 relative (counted separately)
@@ -10,7 +11,6 @@
  * Prints one line per case; fails if any case does not match. Also checks that
  * the multi-threaded path gives identical bits.
  */
-#include <dirent.h>
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,85 +22,8 @@
 
 #include "treeserve/model.h"
 #include "treeserve/predict.h"
-
-static char *read_all(const char *path, size_t *len) {
-  FILE *f = fopen(path, "rb");
-  if (!f) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = malloc((size_t)n + 1);
-  if (b && fread(b, 1, (size_t)n, f) != (size_t)n) {
-    free(b);
-    b = NULL;
-  }
-  if (b) b[n] = 0;
-  if (len) *len = (size_t)n;
-  fclose(f);
-  return b;
-}
-
-/* Splits the next CSV line of *p into fields (no quoting in golden files).
- * Returns the number of fields, 0 at end of text. */
-static int csv_line(char **p, char **fields, int max) {
-  char *s = *p;
-  if (!*s) return 0;
-  char *e = strchr(s, '\n');
-  char *next = e ? e + 1 : s + strlen(s);
-  if (e) {
-    if (e > s && e[-1] == '\r') e[-1] = 0;
-    *e = 0;
-  }
-  int n = 0;
-  for (;;) {
-    char *c = strchr(s, ',');
-    if (n < max) fields[n] = s;
-    n++;
-    if (!c) break;
-    *c = 0;
-    s = c + 1;
-  }
-  *p = next;
-  return n;
-}
-
-/* Reads an all-numeric CSV into a new array; *rows, *cols out. */
-static double *read_matrix(const char *path, int *rows, int *cols) {
-  *rows = 0;
-  *cols = 0;
-  char *txt = read_all(path, NULL);
-  if (!txt) return NULL;
-  char *p = txt;
-  char *fields[4096];
-  size_t cap = 1024, n = 0;
-  double *a = malloc(cap * sizeof *a);
-  *rows = 0;
-  *cols = 0;
-  int nf;
-  while ((nf = csv_line(&p, fields, 4096)) > 0) {
-    if (nf == 1 && fields[0][0] == 0) continue;
-    if (*cols == 0) *cols = nf;
-    assert_int_equal(nf, *cols);
-    for (int i = 0; i < nf; i++) {
-      if (n == cap) a = realloc(a, (cap *= 2) * sizeof *a);
-      a[n++] = strtod(fields[i], NULL);
-    }
-    (*rows)++;
-  }
-  free(txt);
-  return a;
-}
-
-static int meta_int(const char *meta, const char *key, int dflt) {
-  const char *pk = strstr(meta, "\"predict_kwargs\"");
-  if (!pk) return dflt;
-  const char *end = strchr(pk, '}');
-  char pat[64];
-  snprintf(pat, sizeof pat, "\"%s\":", key);
-  const char *k = strstr(pk, pat);
-  if (!k || (end && k > end)) return dflt;
-  return atoi(k + strlen(pat));
-}
+/* after the engine headers: it uses ts_model_* */
+#include "golden_util.h"
 
 typedef struct stats {
   int cases, failed, value_inexact;
@@ -108,11 +31,11 @@ typedef struct stats {
 
 static bool same_bits(double a, double b) { return memcmp(&a, &b, sizeof a) == 0; }
 
-static void run_case(const char *dir, const char *name, stats *st) {
+static void run_case(const char *root, const char *name, stats *st) {
   char path[2200];
   ts_error err = {0};
   ts_model *m = NULL;
-  snprintf(path, sizeof path, "%s/%s/model.txt", dir, name);
+  golden_path(path, sizeof path, root, name, "model.txt");
   int rc = ts_model_load_file(path, &m, &err);
   if (rc) {
     print_message("FAIL %-40s load: %s\n", name, err.msg);
@@ -125,63 +48,29 @@ static void run_case(const char *dir, const char *name, stats *st) {
   const ts_model *mm = ts_forest_model(f);
   int nfeat = ts_model_num_features(mm);
 
-  /* X.csv */
-  snprintf(path, sizeof path, "%s/%s/X.csv", dir, name);
-  char *txt = read_all(path, NULL);
-  assert_non_null(txt);
-  char *p = txt;
-  char **fields = malloc(sizeof(char *) * 8192);
-  int nh = csv_line(&p, fields, 8192);
-  int *col_feat = malloc(sizeof(int) * (size_t)nh);
-  for (int i = 0; i < nh; i++) {
-    col_feat[i] = ts_model_find_feature(mm, fields[i], strlen(fields[i]));
-    if (col_feat[i] < 0) {
-      print_message("FAIL %-40s X.csv column '%s' not in model\n", name, fields[i]);
-      st->failed++;
-      goto done_x;
-    }
-  }
-  size_t cap = 256, nrows = 0;
-  double *X = malloc(cap * (size_t)nfeat * sizeof *X);
-  int nf;
-  while ((nf = csv_line(&p, fields, 8192)) > 0) {
-    if (nf == 1 && fields[0][0] == 0) continue;
-    assert_int_equal(nf, nh);
-    if (nrows == cap) X = realloc(X, (cap *= 2) * (size_t)nfeat * sizeof *X);
-    double *row = X + nrows * (size_t)nfeat;
-    for (int j = 0; j < nfeat; j++) row[j] = NAN;
-    for (int i = 0; i < nf; i++) {
-      const char *s = fields[i];
-      int fi = col_feat[i];
-      if (!*s) continue;
-      char *e;
-      double v = strtod(s, &e);
-      if (*e != 0 || ts_model_pandas_categories(mm, fi, NULL) >= 0)
-        v = ts_model_pandas_code(mm, fi, s, strlen(s));
-      row[fi] = v;
-    }
-    nrows++;
-  }
+  size_t nrows;
+  golden_path(path, sizeof path, root, name, "X.csv");
+  double *X = golden_read_x(mm, path, &nrows);
 
-  snprintf(path, sizeof path, "%s/%s/meta.json", dir, name);
-  char *meta = read_all(path, NULL);
+  golden_path(path, sizeof path, root, name, "meta.json");
+  char *meta = golden_read_file(path, NULL);
   assert_non_null(meta);
-  ts_predict_opts opts = {TS_PREDICT_RAW, meta_int(meta, "start_iteration", 0),
-                          meta_int(meta, "num_iteration", -1)};
+  ts_predict_opts opts = {TS_PREDICT_RAW, golden_predict_kwarg(meta, "start_iteration", 0),
+                          golden_predict_kwarg(meta, "num_iteration", -1)};
   free(meta);
 
   static const char *const files[3] = {"raw.csv", "pred.csv", "leaf.csv"};
   static const ts_predict_type types[3] = {TS_PREDICT_RAW, TS_PREDICT_VALUE, TS_PREDICT_LEAF};
   int bad[3] = {0, 0, 0}, inexact = 0;
   for (int w = 0; w < 3; w++) {
-    int er = 0, ec = 0;
-    snprintf(path, sizeof path, "%s/%s/%s", dir, name, files[w]);
-    double *exp = read_matrix(path, &er, &ec);
+    size_t er = 0, ec = 0;
+    golden_path(path, sizeof path, root, name, files[w]);
+    double *exp = golden_read_numbers(path, &er, &ec);
     assert_non_null(exp);
     opts.type = types[w];
     long width = ts_predict_width(f, &opts);
-    if ((size_t)er != nrows || ec != width) {
-      print_message("FAIL %-40s %s: shape %dx%d, we give %zux%ld\n", name, files[w], er, ec, nrows,
+    if (er != nrows || ec != (size_t)width) {
+      print_message("FAIL %-40s %s: shape %zux%zu, we give %zux%ld\n", name, files[w], er, ec, nrows,
                     width);
       bad[w]++;
       free(exp);
@@ -222,43 +111,20 @@ static void run_case(const char *dir, const char *name, stats *st) {
   }
   st->value_inexact += inexact;
   free(X);
-done_x:
-  free(col_feat);
-  free(fields);
-  free(txt);
   ts_forest_free(f);
-}
-
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 static void test_all_golden_cases(void **state) {
   (void)state;
-  const char *src = getenv("TREESERVE_SRC");
-  char dir[1024];
-  assert_true(strlen(src ? src : ".") < 900);
-  snprintf(dir, sizeof dir, "%s/tests/golden", src ? src : ".");
-  DIR *d = opendir(dir);
-  assert_non_null(d);
-  char *names[512];
-  int n = 0;
-  struct dirent *de;
-  while ((de = readdir(d)) && n < 512) {
-    char path[1400];
-    snprintf(path, sizeof path, "%s/%s/model.txt", dir, de->d_name);
-    FILE *f = fopen(path, "r");
-    if (!f) continue;
-    fclose(f);
-    names[n++] = strdup(de->d_name);
-  }
-  closedir(d);
-  qsort(names, (size_t)n, sizeof names[0], cmp_str);
+  const char *root = golden_root();
+  char **names;
+  int n = golden_list_cases(root, &names);
   stats st = {0, 0, 0};
   for (int i = 0; i < n; i++) {
-    run_case(dir, names[i], &st);
+    run_case(root, names[i], &st);
     free(names[i]);
   }
+  free(names);
   print_message("%d cases, %d failed, %d values within 1e-15 but not bit-exact\n", st.cases,
                 st.failed, st.value_inexact);
   assert_true(n >= 46);
