@@ -439,7 +439,8 @@ static void h_repo_unload(void *ctx, ts_http_req *req, ts_http_resp *resp) { rep
 /* ---- route table ---- */
 
 static const ts_metrics_endpoint EP[TS_METRICS_EP__COUNT] = {
-    TS_METRICS_EP_INFER,  TS_METRICS_EP_PREDICT,    TS_METRICS_EP_MODEL_META, TS_METRICS_EP_SERVER_META,
+    TS_METRICS_EP_INFER,  TS_METRICS_EP_PREDICT,    TS_METRICS_EP_EXPLAIN,    TS_METRICS_EP_MODEL_META,
+    TS_METRICS_EP_SERVER_META,
     TS_METRICS_EP_HEALTH, TS_METRICS_EP_REPOSITORY, TS_METRICS_EP_METRICS,    TS_METRICS_EP_OPENAPI,
     TS_METRICS_EP_OTHER};
 #define G TS_HTTP_GET
@@ -449,6 +450,7 @@ static const ts_http_route routes[] = {
     {P, "/v2/models/{}/infer", ts__api_infer, &EP[TS_METRICS_EP_INFER]},
     {P, "/v2/models/{}/versions/{}/infer", ts__api_infer, &EP[TS_METRICS_EP_INFER]},
     {P, "/v1/models/{}:predict", ts__api_records, &EP[TS_METRICS_EP_PREDICT]},
+    {P, "/v1/models/{}:explain", ts__api_explain, &EP[TS_METRICS_EP_EXPLAIN]},
     {G, "/v2/health/live", h_live, &EP[TS_METRICS_EP_HEALTH]},
     {G, "/v2/health/ready", h_ready, &EP[TS_METRICS_EP_HEALTH]},
     {G, "/healthz", h_live, &EP[TS_METRICS_EP_HEALTH]},
@@ -519,6 +521,7 @@ int ts_api_create(const ts_api_config *cfg, ts_api **out, ts_error *err) {
   api->repo = cfg->repo;
   api->metrics = cfg->metrics;
   api->max_rows = cfg->max_rows > 0 ? cfg->max_rows : TS_API_DEFAULT_MAX_ROWS;
+  api->max_explain_rows = cfg->max_explain_rows > 0 ? cfg->max_explain_rows : TS_API_DEFAULT_MAX_EXPLAIN_ROWS;
   api->max_depth = cfg->max_depth > 0 ? cfg->max_depth : TS_API_DEFAULT_MAX_DEPTH;
   api->max_tokens = cfg->max_tokens > 0 ? cfg->max_tokens : TS_API_DEFAULT_MAX_TOKENS;
   if (api->max_tokens > 0x7fffffffL) api->max_tokens = 0x7fffffffL;

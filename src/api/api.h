@@ -28,6 +28,9 @@ typedef struct ts_api ts_api;
 #define TS_API_DEFAULT_MAX_ROWS 100000
 #define TS_API_DEFAULT_MAX_DEPTH 16
 #define TS_API_DEFAULT_MAX_TOKENS 4000000
+/* Rows per :explain request: SHAP costs O(trees * leaves * depth^2) per row,
+ * hundreds of times a prediction, so explanations get their own lower limit. */
+#define TS_API_DEFAULT_MAX_EXPLAIN_ROWS 1000
 
 typedef struct ts_api_config {
   ts_repo *repo;           /* borrowed; must outlive the api */
@@ -35,6 +38,7 @@ typedef struct ts_api_config {
   const char *admin_token; /* copied; NULL or "" = repository API off */
   const char *version;     /* server version for GET /v2; copied */
   long max_rows;           /* rows per request (413 beyond); <= 0 = default */
+  long max_explain_rows;   /* rows per :explain request (413 beyond); <= 0 = default */
   int max_depth;           /* JSON nesting depth (400 beyond); <= 0 = default */
   long max_tokens;         /* JSON tokens per request (413 beyond); <= 0 = default */
   bool no_explainers;      /* contrib output unavailable */

@@ -19,6 +19,7 @@ struct ts_api {
   char *admin_token; /* NULL = repository API off */
   char *version;
   long max_rows;
+  long max_explain_rows;
   int max_depth;
   long max_tokens;
   bool no_explainers;
@@ -105,9 +106,19 @@ int ts__api_predict(const ts_repo_entry *e, const ts_predict_opts *opts, const d
 /* Row limit for this entry (server limit, or the model's own if lower). */
 long ts__api_max_rows(const ts_api *api, const ts_repo_entry *e);
 
+/* Fills row r of X (row stride F) from the records-API instance at token
+ * `row`: an array of F values in feature order, or an object of
+ * feature name: value (absent features are missing). When `keys` is not NULL
+ * (F ints), keys[f] receives the token of the object key the client used for
+ * feature f, or -1 (array rows, absent features). On failure writes the
+ * 400/422 answer and returns -1. */
+int ts__api_fill_record(ts_http_resp *resp, const ts_model *m, const ts_json_doc *doc, int row, size_t r, int F,
+                        double *X, int *keys, ts_arena *arena);
+
 /* Handlers. */
 void ts__api_infer(void *ctx, ts_http_req *req, ts_http_resp *resp);
 void ts__api_records(void *ctx, ts_http_req *req, ts_http_resp *resp);
+void ts__api_explain(void *ctx, ts_http_req *req, ts_http_resp *resp);
 
 /* The OpenAPI 3 document (NUL-terminated JSON). */
 extern const char ts__api_openapi_json[];

@@ -17,10 +17,11 @@
 
 #include "api/api_internal.h"
 
-/* Fills row r of X from the instance at token `row`. */
-static int fill_row(ts_http_resp *resp, const ts_model *m, const ts_json_doc *doc, int row, size_t r, int F,
-                    double *X, ts_arena *arena) {
+int ts__api_fill_record(ts_http_resp *resp, const ts_model *m, const ts_json_doc *doc, int row, size_t r, int F,
+                        double *X, int *keys, ts_arena *arena) {
   double *x = X + r * (size_t)F;
+  if (keys)
+    for (int f = 0; f < F; f++) keys[f] = -1;
   const ts_json_tok *t = &doc->toks[row];
   if (t->type == TS_JSON_ARRAY) {
     if (t->size != F) {
@@ -60,6 +61,7 @@ static int fill_row(ts_http_resp *resp, const ts_model *m, const ts_json_doc *do
                          name);
       return -1;
     }
+    if (keys) keys[f] = k;
     const char *why = ts__api_cell(m, f, doc, k + 1, TS__DT_FP64, arena, &x[f]);
     if (why) {
       ts_http_resp_error(resp, 422, "instances[%zu] feature '%s': %s", r, ts_model_feature_name(m, f), why);
@@ -127,7 +129,7 @@ void ts__api_records(void *ctx, ts_http_req *req, ts_http_resp *resp) {
   }
   int k = inst + 1;
   for (size_t r = 0; r < N; r++, k = ts_json_skip(&doc, k))
-    if (fill_row(resp, m, &doc, k, r, F, X, req->arena)) goto out;
+    if (ts__api_fill_record(resp, m, &doc, k, r, F, X, NULL, req->arena)) goto out;
   double t1 = ts_http_now();
   done->parse_s = t1 - t0;
   if (ts__api_predict(e, &opts, X, N, (size_t)F, Y, resp)) goto out;

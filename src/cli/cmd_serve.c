@@ -44,7 +44,7 @@ typedef struct opt_def {
 /* One table for parsing, environment variables and --help. */
 enum {
   O_REPO, O_MODEL, O_HOST, O_PORT, O_THREADS, O_POLL, O_DRAIN, O_GRACE, O_ADMIN, O_BODY, O_HEADER, O_ROWS,
-  O_DEPTH, O_TOKENS, O_CONNS, O_IDLE, O_READ, O_LOGLEVEL, O_ACCESS, O_NOEXPLAIN, O__COUNT
+  O_EXPLAIN_ROWS, O_DEPTH, O_TOKENS, O_CONNS, O_IDLE, O_READ, O_LOGLEVEL, O_ACCESS, O_NOEXPLAIN, O__COUNT
 };
 static const opt_def opts[O__COUNT] = {
     [O_REPO] = {"model-repository", "TREESERVE_MODEL_REPOSITORY", NULL, "DIR with DIR/<model>/<version>/model.txt"},
@@ -59,6 +59,7 @@ static const opt_def opts[O__COUNT] = {
     [O_BODY] = {"max-body-bytes", "TREESERVE_MAX_BODY_BYTES", "16777216", "largest request body (413 beyond)"},
     [O_HEADER] = {"max-header-bytes", "TREESERVE_MAX_HEADER_BYTES", "16384", "request line + headers (431 beyond)"},
     [O_ROWS] = {"max-rows", "TREESERVE_MAX_ROWS", "100000", "rows per request (413 beyond)"},
+    [O_EXPLAIN_ROWS] = {"max-explain-rows", "TREESERVE_MAX_EXPLAIN_ROWS", "1000", "rows per :explain request (413 beyond; SHAP costs far more than a prediction)"},
     [O_DEPTH] = {"max-json-depth", "TREESERVE_MAX_JSON_DEPTH", "16", "JSON nesting depth (400 beyond)"},
     [O_TOKENS] = {"max-json-tokens", "TREESERVE_MAX_JSON_TOKENS", "4000000", "JSON tokens per request (413 beyond)"},
     [O_CONNS] = {"max-connections", "TREESERVE_MAX_CONNECTIONS", "1024", "open connections (503 beyond, refused far beyond)"},
@@ -72,7 +73,7 @@ static const opt_def opts[O__COUNT] = {
 static void usage(FILE *f) {
   fprintf(f, "usage: treeserve serve (--model-repository DIR | --model NAME=PATH ...) [options]\n\n"
              "Serves LightGBM models over HTTP: Open Inference Protocol v2 (/v2/...), records API\n"
-             "(/v1/models/NAME:predict), /healthz, /readyz, /metrics, /openapi.json.\n\noptions (environment variable, default):\n");
+             "(/v1/models/NAME:predict, /v1/models/NAME:explain), /healthz, /readyz, /metrics, /openapi.json.\n\noptions (environment variable, default):\n");
   for (int i = 0; i < O__COUNT; i++)
     fprintf(f, "  --%-20s %s\n  %-22s (%s%s%s)\n", opts[i].name, opts[i].help, "", opts[i].env,
             opts[i].def ? ", default " : "", opts[i].def ? opts[i].def : "");
@@ -182,14 +183,15 @@ int ts_cmd_serve(int argc, char **argv) {
     free_cfg(&c);
     return rc > 0 ? TS_EXIT_OK : TS_EXIT_USAGE;
   }
-  double port, threads, poll, drain, grace, body, header, rows, depth, tokens, conns, idle, rd, sample, noexp;
+  double port, threads, poll, drain, grace, body, header, rows, xrows, depth, tokens, conns, idle, rd, sample, noexp;
   if (parse_num("port", c.val[O_PORT], 0, 65535, &port) || parse_num("threads", c.val[O_THREADS], 0, 1024, &threads) ||
       parse_num("poll-interval", c.val[O_POLL], 0, 86400, &poll) ||
       parse_num("drain-seconds", c.val[O_DRAIN], 0, 3600, &drain) ||
       parse_num("grace-seconds", c.val[O_GRACE], 0, 3600, &grace) ||
       parse_num("max-body-bytes", c.val[O_BODY], 1, 4294967295.0, &body) ||
       parse_num("max-header-bytes", c.val[O_HEADER], 1024, 16777216, &header) ||
-      parse_num("max-rows", c.val[O_ROWS], 1, 1e9, &rows) || parse_num("max-json-depth", c.val[O_DEPTH], 2, TS_JSON_MAX_DEPTH_LIMIT, &depth) ||
+      parse_num("max-rows", c.val[O_ROWS], 1, 1e9, &rows) ||
+      parse_num("max-explain-rows", c.val[O_EXPLAIN_ROWS], 1, 1e9, &xrows) || parse_num("max-json-depth", c.val[O_DEPTH], 2, TS_JSON_MAX_DEPTH_LIMIT, &depth) ||
       parse_num("max-json-tokens", c.val[O_TOKENS], 16, 2147483647.0, &tokens) ||
       parse_num("max-connections", c.val[O_CONNS], 1, 1000000, &conns) ||
       parse_num("idle-timeout", c.val[O_IDLE], 1, 86400, &idle) ||
@@ -242,7 +244,7 @@ int ts_cmd_serve(int argc, char **argv) {
   }
   if (ts_repo_start(repo, poll, &err)) goto fail;
   ts_api_config acfg = {.repo = repo, .metrics = metrics, .admin_token = c.val[O_ADMIN], .version = TS_VERSION,
-                        .max_rows = (long)rows, .max_depth = (int)depth, .max_tokens = (long)tokens,
+                        .max_rows = (long)rows, .max_explain_rows = (long)xrows, .max_depth = (int)depth, .max_tokens = (long)tokens,
                         .no_explainers = noexp != 0, .access_log_sample = sample};
   if (ts_api_create(&acfg, &api, &err)) goto fail;
   if (threads == 0) {
@@ -265,7 +267,7 @@ int ts_cmd_serve(int argc, char **argv) {
   if (ts_http_server_start(&hcfg, routes, nroutes, api, &srv, &err)) goto fail;
   TS_LOG(TS_LOG_INFO, "listening", TS_LOG_S("host", c.val[O_HOST]), TS_LOG_I("port", ts_http_server_port(srv)),
          TS_LOG_I("threads", (long)threads), TS_LOG_U("max_body_bytes", hcfg.max_body_bytes),
-         TS_LOG_U("max_header_bytes", hcfg.max_header_bytes), TS_LOG_I("max_rows", (long)rows),
+         TS_LOG_U("max_header_bytes", hcfg.max_header_bytes), TS_LOG_I("max_rows", (long)rows), TS_LOG_I("max_explain_rows", (long)xrows),
          TS_LOG_I("max_connections", (long)conns), TS_LOG_I("idle_timeout", (long)idle),
          TS_LOG_I("read_timeout", (long)rd), TS_LOG_D("poll_interval", poll), TS_LOG_D("drain_seconds", drain),
          TS_LOG_D("grace_seconds", grace), TS_LOG_B("repository_api", c.val[O_ADMIN] && *c.val[O_ADMIN]),

@@ -60,7 +60,7 @@ static int status_index(int status) {
 }
 
 static const char *const endpoint_names[TS_METRICS_EP__COUNT] = {
-    "infer", "predict", "model_metadata", "server_metadata", "health",
+    "infer", "predict", "explain", "model_metadata", "server_metadata", "health",
     "repository", "metrics", "openapi", "other"};
 
 const char *ts_metrics_endpoint_name(ts_metrics_endpoint ep) {

@@ -66,6 +66,7 @@ typedef struct ts_metrics ts_metrics;
 typedef enum ts_metrics_endpoint {
   TS_METRICS_EP_INFER = 0,    /* POST /v2/models/{m}[/versions/{v}]/infer  -> "infer" */
   TS_METRICS_EP_PREDICT,      /* POST /v1/models/{m}:predict               -> "predict" */
+  TS_METRICS_EP_EXPLAIN,      /* POST /v1/models/{m}:explain               -> "explain" */
   TS_METRICS_EP_MODEL_META,   /* GET /v2/models/{m}[...] and .../ready      -> "model_metadata" */
   TS_METRICS_EP_SERVER_META,  /* GET /v2                                    -> "server_metadata" */
   TS_METRICS_EP_HEALTH,       /* /v2/health/{live,ready}, /healthz, /readyz -> "health" */
