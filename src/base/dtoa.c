@@ -1,17 +1,32 @@
 /*
  * Shortest round-trip double formatting and exact decimal parsing.
  *
- * Formatting: the C library's "%.16e" gives the correctly rounded 17-digit
- * decimal, which always round-trips. Shorter candidates (15 and 16 digits) are
- * derived from those 17 digits by decimal rounding, which is exact unless the
- * dropped digits are exactly a half (then the 17-digit string may itself have
- * been rounded, and we ask the C library for that precision directly). A
- * candidate is kept when parsing it gives back the same double. Why 15 is the
- * first candidate: any decimal of <= 15 significant digits survives
- * decimal -> double -> 15-digit decimal unchanged (DBL_DIG), so if some
- * <= 15-digit string round-trips, the 15-digit rounding of x is that string
- * padded with zeros, which we strip. (Subnormals, with less precision, try
- * every length from 1.)
+ * Formatting, fast exact path (normal doubles with 1e-5 <= |x| < 2^123, which
+ * covers predictions, probabilities and most raw scores): x = f * 2^e is
+ * scaled by 10^q so that x * 10^q lies in [1e16, 1e17), and x together with
+ * the two midpoints to its neighbouring doubles is written as an exact
+ * fraction of 128-bit integers (Steele & White's / Dragon4's rounding
+ * interval; the midpoints belong to the interval when f is even, because
+ * round-half-even then sends them to x). Every decimal with at most 17
+ * significant digits in that interval is an integer in this scale, so the
+ * shortest digits are the largest power of ten t with a multiple of t in the
+ * interval, and among those multiples we take the one nearest to x (ties to
+ * an even digit, like printf). Everything is integer arithmetic: exact by
+ * construction, no parsing back.
+ *
+ * Formatting, general path (tiny, huge and subnormal values): the C library's
+ * "%.16e" gives the correctly rounded 17-digit decimal, which always
+ * round-trips. Shorter candidates (15 and 16 digits) are derived from those 17
+ * digits by decimal rounding, which is exact unless the dropped digits are
+ * exactly a half (then the 17-digit string may itself have been rounded, and
+ * we ask the C library for that precision directly). A candidate is kept when
+ * parsing it gives back the same double. Why 15 is the first candidate: any
+ * decimal of <= 15 significant digits survives decimal -> double -> 15-digit
+ * decimal unchanged (DBL_DIG), so if some <= 15-digit string round-trips, the
+ * 15-digit rounding of x is that string padded with zeros, which we strip.
+ * (Subnormals, with less precision, try every length from 1.) At powers of
+ * two the interval is lopsided (twice as wide above x), so there the next
+ * decimal up is tried too when the nearest one falls out.
  *
  * Parsing: Clinger's fast path (an exact integer mantissa times or divided by
  * an exact power of ten is one correctly rounded IEEE operation), else
@@ -220,6 +235,20 @@ static bool round_digits(const char *d17, int n, char *out, int *exp10) {
   return true;
 }
 
+/* Adds one unit in the last of the n digits (999 -> 100 with *exp10 bumped).
+ * Always succeeds; returns true so it can sit in a condition. */
+static bool increment_digits(char *d, int n, int *exp10) {
+  int k = n - 1;
+  while (k >= 0 && d[k] == '9') d[k--] = '0';
+  if (k >= 0) {
+    d[k]++;
+  } else {
+    d[0] = '1';
+    (*exp10)++;
+  }
+  return true;
+}
+
 /* Writes sign, digits (trailing zeros already stripped) and exponent in the
  * documented fixed/scientific layout. Returns the length. */
 static size_t format_digits(bool neg, const char *dig, int nd, int x, char *o) {
@@ -253,6 +282,183 @@ static size_t format_digits(bool neg, const char *dig, int nd, int x, char *o) {
   }
   o[n] = '\0';
   return n;
+}
+
+/* unsigned __int128 is a GCC/Clang extension (both compilers we support have
+ * it on 64-bit targets); __extension__ keeps -pedantic builds quiet. */
+__extension__ typedef unsigned __int128 u128;
+
+static const uint64_t k_pow10_u64[20] = {
+    1ull,
+    10ull,
+    100ull,
+    1000ull,
+    10000ull,
+    100000ull,
+    1000000ull,
+    10000000ull,
+    100000000ull,
+    1000000000ull,
+    10000000000ull,
+    100000000000ull,
+    1000000000000ull,
+    10000000000000ull,
+    100000000000000ull,
+    1000000000000000ull,
+    10000000000000000ull,
+    100000000000000000ull,
+    1000000000000000000ull,
+    10000000000000000000ull,
+};
+
+/* 10^k as a 128-bit integer, 0 <= k <= 38. */
+static u128 pow10_u128(int k) {
+  if (k < 20) return k_pow10_u64[k];
+  return (u128)k_pow10_u64[19] * k_pow10_u64[k - 19];
+}
+
+/* Largest q the exact path scales by: 4 * f * 10^q must stay below 2^128
+ * with f < 2^53, i.e. 10^q < 2^73. */
+#define TS_DTOA_EXACT_MAX_Q 21
+/* Largest binary exponent of the exact path for integers: 4 * f * 2^e + 2^(e+1)
+ * < 2^128. */
+#define TS_DTOA_EXACT_MAX_E 72
+
+/* One number of the rounding interval, divided by the common denominator:
+ * quotient (fits 64 bits here) and remainder. */
+typedef struct qr {
+  uint64_t q;
+  u128 r;
+} qr;
+
+static qr divide(u128 num, int shift, u128 den) {
+  qr out;
+  if (shift >= 0) {
+    out.q = (uint64_t)(num >> shift);
+    out.r = num & (((u128)1 << shift) - 1);
+  } else {
+    out.q = (uint64_t)(num / den);
+    out.r = num % den;
+  }
+  return out;
+}
+
+/* The scaled interval of x * 10^q: x, low and high midpoints as numerators
+ * over one denominator (2^shift when shift >= 0, else den). Returns false
+ * when this q does not fit 128-bit arithmetic. */
+static bool scaled_interval(uint64_t f, int e, bool asym, int q, u128 *v, u128 *lo, u128 *hi,
+                            int *shift, u128 *den) {
+  u128 a, g; /* x * 10^q = a / B and g = a / f, so a half gap is 2g / (4B) */
+  if (q > TS_DTOA_EXACT_MAX_Q) return false;
+  if (e < 0) {
+    if (q < 0 || -e + 2 > 127) return false;
+    g = pow10_u128(q);
+    a = (u128)f * g;
+    *shift = -e + 2;
+    *den = 0;
+  } else {
+    if (e > TS_DTOA_EXACT_MAX_E) return false;
+    g = (u128)1 << e;
+    if (q >= 0) {
+      /* x < 1e17 here, so e is tiny and q <= 1: no overflow */
+      if (e > 8 || q > 1) return false;
+      g *= pow10_u128(q);
+      *shift = 2;
+      *den = 0;
+    } else {
+      *shift = -1;
+      *den = 4 * pow10_u128(-q);
+    }
+    a = (u128)f * g;
+  }
+  *v = 4 * a;
+  *hi = 4 * a + 2 * g;
+  *lo = 4 * a - (asym ? g : 2 * g);
+  return true;
+}
+
+/* Exact shortest digits for normal doubles in the documented range. On
+ * success writes the significant digits (no trailing zeros) to dig, their
+ * count to *nd and the decimal exponent of the first digit to *x10. Returns
+ * false when x is outside the range (the caller uses the general path). */
+static bool shortest_exact(double v, char *dig, int *nd, int *x10) {
+  uint64_t bits;
+  memcpy(&bits, &v, sizeof bits);
+  int be = (int)((bits >> 52) & 0x7FF);
+  uint64_t frac = bits & ((UINT64_C(1) << 52) - 1);
+  if (be == 0 || be == 0x7FF) return false; /* subnormal, zero, inf, nan */
+  uint64_t f = frac | (UINT64_C(1) << 52);
+  int e = be - 1075;
+  /* At a power of two the gap below is half the gap above (except at the
+   * smallest normal exponent, where the subnormals continue evenly). */
+  bool asym = frac == 0 && be > 1;
+  bool even = (f & 1) == 0;
+
+  /* floor(log10(2^e2)) for |x| in [2^e2, 2^(e2+1)); the first digit's
+   * exponent is that or one more. 78913 / 2^18 ~ log10(2), exact enough for
+   * |e2| < 1650. */
+  int e2 = be - 1023;
+  int X = e2 >= 0 ? (e2 * 78913) >> 18 : -((-e2 * 78913 + (1 << 18) - 1) >> 18);
+  u128 vn, lo, hi, den;
+  int shift;
+  qr xv;
+  for (int attempt = 0;; attempt++) {
+    if (!scaled_interval(f, e, asym, 16 - X, &vn, &lo, &hi, &shift, &den)) return false;
+    xv = divide(vn, shift, den);
+    if (xv.q < UINT64_C(10000000000000000)) return false; /* estimate too high: cannot happen */
+    if (xv.q < UINT64_C(100000000000000000)) break;
+    if (attempt > 0) return false;
+    X++;
+  }
+  int q = 16 - X;
+  qr l = divide(lo, shift, den);
+  qr h = divide(hi, shift, den);
+  uint64_t cmin = l.q + ((l.r != 0 || !even) ? 1 : 0);
+  uint64_t cmax = (h.r != 0 || even) ? h.q : h.q - 1;
+
+  /* Largest t = 10^j with a multiple of t in [cmin, cmax]. A multiple of 10t
+   * is a multiple of t, so the first failure ends the search. */
+  uint64_t t = 1;
+  for (int j = 0; j < 17; j++) {
+    uint64_t t10 = t * 10;
+    uint64_t m = (cmin + t10 - 1) / t10 * t10;
+    if (m > cmax) break;
+    t = t10;
+  }
+  /* Nearest multiple of t to x = xv.q + xv.r / D. */
+  uint64_t low = xv.q / t * t;
+  uint64_t a = xv.q - low; /* x - low = a + r / D, with 0 <= a < t */
+  int cmp;                 /* sign of (x - low) - t / 2 */
+  if (t - 2 * a >= 2 && 2 * a <= t) {
+    cmp = -1;
+  } else if (2 * a > t) {
+    cmp = 1;
+  } else if (2 * a == t) {
+    cmp = xv.r != 0 ? 1 : 0;
+  } else { /* t - 2a == 1, so t == 1 and a == 0: compare r / D with 1/2 */
+    u128 d = shift >= 0 ? (u128)1 << shift : den;
+    u128 r2 = 2 * xv.r;
+    cmp = r2 < d ? -1 : r2 > d ? 1 : 0;
+  }
+  uint64_t c = low;
+  if (cmp > 0 || (cmp == 0 && (low / t) % 2 == 1)) c = low + t;
+  if (c < cmin) c += t;
+  if (c > cmax) c -= t;
+
+  char rev[20];
+  int n = 0;
+  while (c > 0) {
+    rev[n++] = (char)('0' + c % 10);
+    c /= 10;
+  }
+  /* c * 10^-q: its first digit has exponent (n - 1) - q */
+  *x10 = n - 1 - q;
+  int k = 0;
+  while (k < n - 1 && rev[k] == '0') k++; /* trailing zeros */
+  int m = 0;
+  for (int i = n - 1; i >= k; i--) dig[m++] = rev[i];
+  *nd = m;
+  return true;
 }
 
 /* True when the n-digit decimal dig * 10^(x - n + 1) parses back to x_bits. */
@@ -307,6 +513,12 @@ static size_t dtoa_unbounded(double v, char *o) {
     return n;
   }
 
+  {
+    char dig[20];
+    int nd, x;
+    if (shortest_exact(v, dig, &nd, &x)) return format_digits(neg, dig, nd, x, o);
+  }
+
   char t[48];
   char d17[20];
   int x17;
@@ -318,6 +530,8 @@ static size_t dtoa_unbounded(double v, char *o) {
   /* Subnormals have fewer than 53 bits of precision, so the DBL_DIG argument
    * does not hold for them: try every length (rare, so speed does not matter). */
   int first = a < DBL_MIN ? 1 : 15;
+  int fexp;
+  bool asym = a >= DBL_MIN && frexp(a, &fexp) == 0.5 && a > DBL_MIN;
   for (int n = first; n <= 16; n++) {
     char cand[20];
     int xc = x17;
@@ -327,6 +541,15 @@ static size_t dtoa_unbounded(double v, char *o) {
       split_sci(t2, cand, &xc);
     }
     if (round_trips(neg, cand, n, xc, v)) {
+      memcpy(dig, cand, (size_t)n);
+      nd = n;
+      x = xc;
+      goto strip;
+    }
+    /* At a power of two the gap below x is half the gap above, so when the
+     * nearest n digits fall just below the interval the next n-digit decimal
+     * up may still be inside it. */
+    if (asym && increment_digits(cand, n, &xc) && round_trips(neg, cand, n, xc, v)) {
       memcpy(dig, cand, (size_t)n);
       nd = n;
       x = xc;

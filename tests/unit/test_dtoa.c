@@ -79,6 +79,20 @@ static void test_format_known(void **state) {
   check_fmt(999999999999999.9, "999999999999999.9");
   check_fmt(9.999999999999999e22, "1e+23"); /* the same double as 1e23 */
   check_fmt(9.999999999999997e22, "9.999999999999997e+22");
+  /* typical prediction values (the exact integer path) */
+  check_fmt(0.7310585786300049, "0.7310585786300049");
+  check_fmt(-0.7310585786300049, "-0.7310585786300049");
+  check_fmt(0.0029296875, "0.0029296875");
+  check_fmt(1.0 / 3 * 1e-5, "3.3333333333333333e-06");
+  check_fmt(123456789012345678.0, "1.2345678901234568e+17");
+  check_fmt(1e17, "1e+17");
+  check_fmt(ldexp(1, 70), "1.1805916207174113e+21");
+  check_fmt(ldexp(1, 122), "5.316911983139664e+36");
+  check_fmt(ldexp(1, -20), "9.5367431640625e-07");
+  /* A power of two whose gap below is half the gap above: the correctly
+   * rounded 16 digits (...901e+26) fall outside the rounding interval, the
+   * other 16-digit neighbour is inside, so 16 digits suffice (Python agrees). */
+  check_fmt(ldexp(1, 89), "6.189700196426902e+26");
 }
 
 static void test_format_bounded(void **state) {
@@ -139,6 +153,115 @@ static void test_round_trip_random_bits(void **state) {
     double v = from_bits(rng());
     if (isnan(v)) continue;
     check_round_trip(v);
+  }
+}
+
+/* Splits ts_dtoa output into an integer mantissa without trailing zeros and
+ * the power of ten it is scaled by (value = mant * 10^exp). */
+static void decimal_of(const char *s, uint64_t *mant, int *exp) {
+  uint64_t m = 0;
+  int e = 0, frac = 0;
+  const char *p = s;
+  if (*p == '-') p++;
+  for (; *p && *p != 'e'; p++) {
+    if (*p == '.') {
+      frac = 1;
+      continue;
+    }
+    m = m * 10 + (uint64_t)(*p - '0');
+    if (frac) e--;
+  }
+  if (*p == 'e') e += atoi(p + 1);
+  while (m != 0 && m % 10 == 0) m /= 10, e++;
+  *mant = m;
+  *exp = e;
+}
+
+/* Does mant * 10^exp (with v's sign) parse back to v? */
+static int decimal_round_trips(double v, uint64_t mant, int exp) {
+  char t[64];
+  snprintf(t, sizeof t, "%s%llue%d", signbit(v) ? "-" : "", (unsigned long long)mant, exp);
+  return to_bits(strtod(t, NULL)) == to_bits(v);
+}
+
+/* The n-digit decimals nearest to v: the C library's correct rounding r and
+ * r's two neighbours at that length (r is first). */
+static void c_candidates(double v, int n, uint64_t cand[3], int *exp) {
+  char t[64];
+  snprintf(t, sizeof t, "%.*e", n - 1, fabs(v));
+  uint64_t m = 0;
+  const char *p = t;
+  for (; *p != 'e'; p++)
+    if (*p != '.') m = m * 10 + (uint64_t)(*p - '0');
+  *exp = atoi(p + 1) - (n - 1);
+  cand[0] = m;
+  cand[1] = m + 1;
+  cand[2] = m - 1;
+}
+
+/* Stronger than check_round_trip: no decimal with one digit fewer round-trips
+ * (including the neighbours of the correct rounding, which matter at powers of
+ * two where the rounding interval is lopsided), and at ts_dtoa's length its
+ * digits are the correct rounding when that round-trips, else the neighbour
+ * that does. */
+static void check_against_reference(double v) {
+  if (!isfinite(v) || v == 0) return; /* fixed spellings, checked in test_format_known */
+  char buf[TS_DTOA_BUFSIZE];
+  ts_dtoa(v, buf, sizeof buf);
+  check_round_trip(v);
+  uint64_t mant;
+  int exp;
+  decimal_of(buf, &mant, &exp);
+  int nd = 0;
+  for (uint64_t m = mant; m; m /= 10) nd++;
+  uint64_t cand[3];
+  int ce;
+  if (nd > 1) {
+    c_candidates(v, nd - 1, cand, &ce);
+    for (int k = 0; k < 3; k++)
+      if (decimal_round_trips(v, cand[k], ce))
+        fail_msg("%a -> \"%s\", but %llue%d (%d digits) round-trips", v, buf,
+                 (unsigned long long)cand[k], ce, nd - 1);
+  }
+  c_candidates(v, nd, cand, &ce);
+  for (int k = 0; k < 3; k++) {
+    if (!decimal_round_trips(v, cand[k], ce)) continue;
+    uint64_t wm = cand[k];
+    int we = ce;
+    while (wm != 0 && wm % 10 == 0) wm /= 10, we++;
+    if (wm != mant || we != exp)
+      fail_msg("%a -> \"%s\", want %llue%d", v, buf, (unsigned long long)cand[k], ce);
+    return;
+  }
+  fail_msg("%a -> \"%s\": no %d-digit reference candidate round-trips", v, buf, nd);
+}
+
+static double random_unit(void) { return (double)(rng() >> 11) / 9007199254740992.0; }
+
+static void test_shortest_reference(void **state) {
+  (void)state;
+  for (int i = 0; i < 40000; i++) {
+    check_against_reference(from_bits(rng() & ~(UINT64_C(1) << 63))); /* any exponent */
+    check_against_reference(random_unit());                         /* probabilities */
+    check_against_reference(-1 / (1 + exp(8 * random_unit() - 4)));  /* sigmoid outputs */
+    /* every binary exponent of the exact path's range and a little beyond it */
+    check_against_reference(ldexp(1 + random_unit(), (int)(rng() % 170) - 30 - 20));
+    check_against_reference(ldexp(1 + random_unit(), (int)(rng() % 50) + 100));
+    check_against_reference((double)(rng() % 10000000) / (double)(1 + rng() % 1000000));
+  }
+  /* powers of two and their neighbours across the whole range */
+  for (int e = -1074; e <= 1023; e++) {
+    check_against_reference(ldexp(1, e));
+    check_against_reference(nextafter(ldexp(1, e), 0));
+    check_against_reference(nextafter(ldexp(1, e), INFINITY));
+  }
+  /* around powers of ten, where the first digit's exponent changes */
+  for (int k = -30; k <= 40; k++) {
+    double p = pow(10, k);
+    check_against_reference(p);
+    check_against_reference(nextafter(p, 0));
+    check_against_reference(nextafter(p, INFINITY));
+    check_against_reference(nextafter(nextafter(p, 0), 0));
   }
 }
 
@@ -280,6 +403,7 @@ int main(void) {
       cmocka_unit_test(test_format_bounded),
       cmocka_unit_test(test_round_trip_random_bits),
       cmocka_unit_test(test_round_trip_special_ranges),
+      cmocka_unit_test(test_shortest_reference),
       cmocka_unit_test(test_parse_tricky),
       cmocka_unit_test(test_parse_random_decimals),
       cmocka_unit_test(test_parse_rejects_garbage),
