@@ -71,6 +71,23 @@ static void test_invalid(void **state) {
       {"[", 1, "ends inside"},
       {"{\"a\":[1,2", 9, "ends inside"},
       {"[1,2,", 5, "ends inside"},
+      /* Malformed text that src/json's reader (jsmn plus its validation pass)
+       * still accepts, which is why rows.c keeps this checker: */
+      {":[1]", 0, "expected a value"},
+      {",[1]", 0, "expected a value"},
+      {"[:1]", 1, "expected a value"},
+      {"[,1]", 1, "expected a value"},
+      {"{\"a\"::1}", 5, "expected a value"},
+      {"[{}{}]", 3, "expected ',' or ']'"},
+      {"[\"a\" \"b\"]", 5, "expected ',' or ']'"},
+      {"{\"a\":[1]:\"b\":2}", 8, "expected ',' or '}'"},
+      {"{\"a\",:1}", 4, "expected ':'"},
+      {"{,\"a\":1}", 1, "expected a string key"},
+      {"{\"a\":1,,\"b\":2}", 7, "expected a string key"},
+      {"[[1],,[2]]", 5, "expected a value"},
+      {"[{},]", 4, "expected a value"},
+      {"{\"a\":{},}", 8, "expected a string key"},
+      {"[1,\n]", 4, "expected a value"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
     size_t off = 999;
