@@ -20,6 +20,9 @@
  * pred_contrib from the entry's explainer; their sum per class is the raw
  * score.
  *
+ * A feature named "bias" would collide with the bias key: such requests get
+ * 422 and a pointer to the OIP contrib output.
+ *
  * Rows are limited by the api's max_explain_rows (and the model's own row
  * limit if lower): TreeSHAP costs hundreds of predictions per row.
  */
@@ -139,6 +142,19 @@ void ts__api_explain(void *ctx, ts_http_req *req, ts_http_resp *resp) {
   for (size_t r = 0; r < N; r++, k = ts_json_skip(&doc, k)) {
     if (ts__api_fill_record(resp, m, &doc, k, r, F, X, keys + r * (size_t)F, req->arena)) goto out;
   }
+  /* A feature shown as "bias" would give two "bias" keys in one object, and
+   * a client's JSON parser would silently keep one of them: refuse instead. */
+  for (size_t r = 0; r < N; r++)
+    for (int f = 0; f < F; f++) {
+      int kt = keys[r * (size_t)F + (size_t)f];
+      if (kt >= 0 ? ts_json_str_eq(&doc, kt, "bias") : !strcmp(ts_model_feature_name(m, f), "bias")) {
+        ts_http_resp_error(resp, 422,
+                           "instances[%zu]: feature %d is named \"bias\", which the explanation uses for the expected "
+                           "value; use output \"contrib\" of /v2/models/%s/infer (columns in feature order)",
+                           r, f, e->name);
+        goto out;
+      }
+    }
   double t1 = ts_http_now();
   done->parse_s = t1 - t0;
   if (ts__api_predict(e, &opts, X, N, (size_t)F, C, resp) || ts__api_predict(e, &vopts, X, N, (size_t)F, V, resp) ||

@@ -11,10 +11,11 @@
   - errors: unknown model 404, wrong method 405, malformed 400, linear trees
     422, unknown feature 422, unknown key 422, the explain row limit
     (--max-explain-rows, set here through TREESERVE_MAX_EXPLAIN_ROWS) crossed
-    413 while :predict still takes those rows;
+    413 while :predict still takes those rows; a feature named "bias" 422;
   - GET /metrics counts the requests under endpoint="explain"."""
 import json
 import os
+import tempfile
 
 from serverlib import GOLDEN, Checks, Server, read_csv_rows
 
@@ -174,4 +175,21 @@ st, resp = lim.json("POST", "/v1/models/binary:explain", {"instances": [row] * 3
 chk.ok(st == 413 and "limit of 2 rows" in resp.get("error", ""),
        "--max-rows below the explain limit also bounds :explain (%d %s)" % (st, resp))
 chk.ok(lim.stop() == 0, "second limit server exits 0")
+
+# A feature named "bias" would give two "bias" keys in one object: 422.
+tmp = tempfile.mkdtemp(prefix="ts-explain-")
+text = open(os.path.join(GOLDEN, "binary", "model.txt"), encoding="utf-8").read()
+with open(os.path.join(tmp, "model.txt"), "w", encoding="utf-8") as f:
+    f.write(text.replace("feature_names=Column_0 ", "feature_names=bias ", 1))
+bs = Server(["--model", "b=" + os.path.join(tmp, "model.txt"), "--drain-seconds", "0"])
+for what, body in (("array row", {"instances": [row]}), ("record with key bias", {"instances": [{"bias": 1.0}]}),
+                   ("record without it", {"instances": [{"Column_1": 1.0}]})):
+    st, resp = bs.json("POST", "/v1/models/b:explain", body)
+    chk.ok(st == 422 and "bias" in resp.get("error", ""), "feature named bias, %s: 422 (%d %s)" % (what, st, resp))
+st, resp = bs.json("POST", "/v2/models/b/infer", {"inputs": [{"name": "x", "shape": [1, 28], "datatype": "FP64",
+                                                              "data": row}], "outputs": [{"name": "contrib"}]})
+chk.ok(st == 200 and len(resp["outputs"][0]["data"]) == 29, "feature named bias: the contrib output still works")
+chk.ok(bs.stop() == 0, "bias server exits 0")
+os.unlink(os.path.join(tmp, "model.txt"))
+os.rmdir(tmp)
 chk.done()
