@@ -1,11 +1,11 @@
 /*
  * Shortest round-trip double formatting and exact decimal parsing.
  *
- * Formatting, fast exact path (normal doubles with 1e-5 <= |x| < 2^123, which
+ * Formatting, fast exact path (normal doubles with 1e-22 <= |x| < 2^123, which
  * covers predictions, probabilities and most raw scores): x = f * 2^e is
  * scaled by 10^q so that x * 10^q lies in [1e16, 1e17), and x together with
  * the two midpoints to its neighbouring doubles is written as an exact
- * fraction of 128-bit integers (Steele & White's / Dragon4's rounding
+ * fraction of 192-bit integers (Steele & White's / Dragon4's rounding
  * interval; the midpoints belong to the interval when f is even, because
  * round-half-even then sends them to x). Every decimal with at most 17
  * significant digits in that interval is an integer in this scale, so the
@@ -317,63 +317,156 @@ static u128 pow10_u128(int k) {
   return (u128)k_pow10_u64[19] * k_pow10_u64[k - 19];
 }
 
-/* Largest q the exact path scales by: 4 * f * 10^q must stay below 2^128
- * with f < 2^53, i.e. 10^q < 2^73. */
-#define TS_DTOA_EXACT_MAX_Q 21
+/* Largest q the exact path scales by: 10^q must fit 128 bits (10^38 < 2^128),
+ * and 4 * f * 10^q then fits the 192-bit numerators. */
+#define TS_DTOA_EXACT_MAX_Q 38
+/* Up to this q (10^q < 2^73) the numerators fit 128 bits. */
+#define TS_DTOA_U128_MAX_Q 21
 /* Largest binary exponent of the exact path for integers: 4 * f * 2^e + 2^(e+1)
  * < 2^128. */
 #define TS_DTOA_EXACT_MAX_E 72
 
-/* One number of the rounding interval, divided by the common denominator:
- * quotient (fits 64 bits here) and remainder. */
+/* A 192-bit unsigned integer, least significant limb first. */
+typedef struct u192 {
+  uint64_t w[3];
+} u192;
+
+static u192 u192_of(u128 a) { return (u192){{(uint64_t)a, (uint64_t)(a >> 64), 0}}; }
+
+/* f * p, exact. */
+static u192 u192_mul(uint64_t f, u128 p) {
+  u128 m0 = (u128)f * (uint64_t)p;
+  u128 m1 = (u128)f * (uint64_t)(p >> 64);
+  u128 mid = (m0 >> 64) + (uint64_t)m1;
+  return (u192){{(uint64_t)m0, (uint64_t)mid, (uint64_t)(m1 >> 64) + (uint64_t)(mid >> 64)}};
+}
+
+static u192 u192_add(u192 a, u192 b) {
+  u192 r;
+  unsigned carry = 0;
+  for (int i = 0; i < 3; i++) {
+    uint64_t s = a.w[i] + b.w[i];
+    unsigned c1 = s < a.w[i];
+    r.w[i] = s + carry;
+    carry = c1 | (r.w[i] < s);
+  }
+  return r;
+}
+
+static u192 u192_sub(u192 a, u192 b) { /* a >= b */
+  u192 r;
+  unsigned borrow = 0;
+  for (int i = 0; i < 3; i++) {
+    uint64_t d = a.w[i] - b.w[i];
+    unsigned b1 = a.w[i] < b.w[i];
+    r.w[i] = d - borrow;
+    borrow = b1 | (d < borrow);
+  }
+  return r;
+}
+
+static u192 u192_shl(u192 a, int k) { /* 0 < k < 64 */
+  return (u192){{a.w[0] << k, (a.w[1] << k) | (a.w[0] >> (64 - k)),
+                 (a.w[2] << k) | (a.w[1] >> (64 - k))}};
+}
+
+/* The 64 bits of a starting at bit pos (0 <= pos < 192). */
+static uint64_t u192_bits(u192 a, int pos) {
+  int limb = pos / 64, off = pos % 64;
+  uint64_t v = a.w[limb] >> off;
+  if (off != 0 && limb < 2) v |= a.w[limb + 1] << (64 - off);
+  return v;
+}
+
+/* True when a has a set bit below bit n (0 <= n <= 192). */
+static bool u192_low_nonzero(u192 a, int n) {
+  for (int i = 0; i < 3; i++) {
+    int lo = i * 64;
+    if (n >= lo + 64) {
+      if (a.w[i]) return true;
+    } else {
+      if (n > lo && (a.w[i] & ((UINT64_C(1) << (n - lo)) - 1))) return true;
+      break;
+    }
+  }
+  return false;
+}
+
+/* One number of the rounding interval divided by the common denominator D:
+ * the quotient (below 2^64 here) and where the remainder r lies. */
+enum { REM_ZERO, REM_BELOW_HALF, REM_HALF, REM_ABOVE_HALF };
 typedef struct qr {
   uint64_t q;
-  u128 r;
+  int rem; /* REM_*: r == 0, 0 < r < D/2, r == D/2, r > D/2 */
 } qr;
 
-static qr divide(u128 num, int shift, u128 den) {
+static qr divide_pow2(u192 num, int shift) { /* 1 <= shift < 128 */
   qr out;
-  if (shift >= 0) {
-    out.q = (uint64_t)(num >> shift);
-    out.r = num & (((u128)1 << shift) - 1);
-  } else {
-    out.q = (uint64_t)(num / den);
-    out.r = num % den;
-  }
+  out.q = u192_bits(num, shift);
+  bool half = (u192_bits(num, shift - 1) & 1) != 0;
+  bool below = u192_low_nonzero(num, shift - 1);
+  out.rem = half ? (below ? REM_ABOVE_HALF : REM_HALF) : (below ? REM_BELOW_HALF : REM_ZERO);
   return out;
 }
 
-/* The scaled interval of x * 10^q: x, low and high midpoints as numerators
- * over one denominator (2^shift when shift >= 0, else den). Returns false
- * when this q does not fit 128-bit arithmetic. */
-static bool scaled_interval(uint64_t f, int e, bool asym, int q, u128 *v, u128 *lo, u128 *hi,
-                            int *shift, u128 *den) {
-  u128 a, g; /* x * 10^q = a / B and g = a / f, so a half gap is 2g / (4B) */
+/* Same for a 128-bit numerator (the common case, kept apart because it is
+ * cheaper): 2 <= shift < 128. */
+static qr divide_pow2_u128(u128 num, int shift) {
+  qr out;
+  out.q = (uint64_t)(num >> shift);
+  u128 r = num & (((u128)1 << shift) - 1), half = (u128)1 << (shift - 1);
+  out.rem = r == 0 ? REM_ZERO : r < half ? REM_BELOW_HALF : r == half ? REM_HALF : REM_ABOVE_HALF;
+  return out;
+}
+
+static qr divide_u128(u128 num, u128 den) {
+  qr out;
+  out.q = (uint64_t)(num / den);
+  u128 r = num % den, r2 = 2 * r; /* den < 2^80, so 2r cannot overflow */
+  out.rem = r == 0 ? REM_ZERO : r2 < den ? REM_BELOW_HALF : r2 == den ? REM_HALF : REM_ABOVE_HALF;
+  return out;
+}
+
+/* x * 10^q and its rounding interval: with x * 10^q = a / B and g = a / f,
+ * the half gaps are 2g / (4B) above and 2g or g (at a power of two) / (4B)
+ * below. Writes x and the midpoints divided by 4B. Returns false when q is
+ * outside what 192/128-bit arithmetic covers for this exponent. */
+static bool scaled_interval(uint64_t f, int e, bool asym, int q, qr *xv, qr *lo, qr *hi) {
   if (q > TS_DTOA_EXACT_MAX_Q) return false;
   if (e < 0) {
-    if (q < 0 || -e + 2 > 127) return false;
-    g = pow10_u128(q);
-    a = (u128)f * g;
-    *shift = -e + 2;
-    *den = 0;
-  } else {
-    if (e > TS_DTOA_EXACT_MAX_E) return false;
-    g = (u128)1 << e;
-    if (q >= 0) {
-      /* x < 1e17 here, so e is tiny and q <= 1: no overflow */
-      if (e > 8 || q > 1) return false;
-      g *= pow10_u128(q);
-      *shift = 2;
-      *den = 0;
-    } else {
-      *shift = -1;
-      *den = 4 * pow10_u128(-q);
+    /* B = 2^-e: the division is a shift. x < 2^53, so q > 0. */
+    int shift = -e + 2;
+    if (q < 0 || shift >= 128) return false;
+    u128 p = pow10_u128(q);
+    if (q <= TS_DTOA_U128_MAX_Q) { /* 4 * f * 10^q + 2 * 10^q < 2^128 */
+      u128 v = 4 * ((u128)f * p);
+      *xv = divide_pow2_u128(v, shift);
+      *hi = divide_pow2_u128(v + 2 * p, shift);
+      *lo = divide_pow2_u128(v - (asym ? p : 2 * p), shift);
+      return true;
     }
-    a = (u128)f * g;
+    u192 g = u192_of(p);
+    u192 v4 = u192_shl(u192_mul(f, p), 2);
+    u192 g2 = u192_shl(g, 1);
+    *xv = divide_pow2(v4, shift);
+    *hi = divide_pow2(u192_add(v4, g2), shift);
+    *lo = divide_pow2(u192_sub(v4, asym ? g : g2), shift);
+    return true;
   }
-  *v = 4 * a;
-  *hi = 4 * a + 2 * g;
-  *lo = 4 * a - (asym ? g : 2 * g);
+  if (e > TS_DTOA_EXACT_MAX_E) return false;
+  u128 g = (u128)1 << e, den;
+  if (q >= 0) {
+    /* x < 1e17 here, so e is tiny and q <= 1: no overflow */
+    if (e > 8 || q > 1) return false;
+    g *= pow10_u128(q);
+    den = 4;
+  } else {
+    den = 4 * pow10_u128(-q);
+  }
+  u128 v4 = 4 * ((u128)f * g);
+  *xv = divide_u128(v4, den);
+  *hi = divide_u128(v4 + 2 * g, den);
+  *lo = divide_u128(v4 - (asym ? g : 2 * g), den);
   return true;
 }
 
@@ -399,22 +492,17 @@ static bool shortest_exact(double v, char *dig, int *nd, int *x10) {
    * |e2| < 1650. */
   int e2 = be - 1023;
   int X = e2 >= 0 ? (e2 * 78913) >> 18 : -((-e2 * 78913 + (1 << 18) - 1) >> 18);
-  u128 vn, lo, hi, den;
-  int shift;
-  qr xv;
+  qr xv, l, h;
   for (int attempt = 0;; attempt++) {
-    if (!scaled_interval(f, e, asym, 16 - X, &vn, &lo, &hi, &shift, &den)) return false;
-    xv = divide(vn, shift, den);
+    if (!scaled_interval(f, e, asym, 16 - X, &xv, &l, &h)) return false;
     if (xv.q < UINT64_C(10000000000000000)) return false; /* estimate too high: cannot happen */
     if (xv.q < UINT64_C(100000000000000000)) break;
     if (attempt > 0) return false;
     X++;
   }
   int q = 16 - X;
-  qr l = divide(lo, shift, den);
-  qr h = divide(hi, shift, den);
-  uint64_t cmin = l.q + ((l.r != 0 || !even) ? 1 : 0);
-  uint64_t cmax = (h.r != 0 || even) ? h.q : h.q - 1;
+  uint64_t cmin = l.q + ((l.rem != REM_ZERO || !even) ? 1 : 0);
+  uint64_t cmax = (h.rem != REM_ZERO || even) ? h.q : h.q - 1;
 
   /* Largest t = 10^j with a multiple of t in [cmin, cmax]. A multiple of 10t
    * is a multiple of t, so the first failure ends the search. */
@@ -434,11 +522,9 @@ static bool shortest_exact(double v, char *dig, int *nd, int *x10) {
   } else if (2 * a > t) {
     cmp = 1;
   } else if (2 * a == t) {
-    cmp = xv.r != 0 ? 1 : 0;
+    cmp = xv.rem != REM_ZERO ? 1 : 0;
   } else { /* t - 2a == 1, so t == 1 and a == 0: compare r / D with 1/2 */
-    u128 d = shift >= 0 ? (u128)1 << shift : den;
-    u128 r2 = 2 * xv.r;
-    cmp = r2 < d ? -1 : r2 > d ? 1 : 0;
+    cmp = xv.rem == REM_HALF ? 0 : xv.rem == REM_ABOVE_HALF ? 1 : -1;
   }
   uint64_t c = low;
   if (cmp > 0 || (cmp == 0 && (low / t) % 2 == 1)) c = low + t;
