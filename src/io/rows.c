@@ -1,7 +1,7 @@
 /*
  * Input rows (CSV / JSON array / JSON Lines) -> matrix in model feature order.
  * See rows.h for the rules. CSV goes through io/csv (no copies); JSON is
- * checked strictly (io/json_syntax), then tokenized by jsmn into a bounded
+ * checked strictly (json/json_syntax), then tokenized by jsmn into a bounded
  * token array; strings are unescaped only when they contain a backslash.
  * Why not src/json's reader: its validation runs on jsmn's tokens, and jsmn
  * drops separators, so it still accepts "[1,,2]", "[1,]", "[1 2]",
@@ -28,7 +28,7 @@
 
 #include "base/dtoa.h"
 #include "io/csv.h"
-#include "io/json_syntax.h"
+#include "json/json_syntax.h"
 
 /* How much of an offending value an error message quotes. */
 #define TS_ROWS_MSG_VALUE_MAX 60

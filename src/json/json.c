@@ -10,6 +10,7 @@
 #include <jsmn.h>
 
 #include "json/json.h"
+#include "json/json_syntax.h"
 
 #include <assert.h>
 #include <math.h>
@@ -30,42 +31,18 @@ _Static_assert((int)TS_JSON_OBJECT == (int)JSMN_OBJECT && (int)TS_JSON_PRIMITIVE
 
 size_t ts_json_max_tokens_for(size_t len) { return len / 2 + 2; }
 
-/* Byte classes for the pre-scan. */
-enum { C_NONE = 0, C_QUOTE, C_OPEN, C_CLOSE, C_BSLASH, C_CTRL };
-static const unsigned char byte_class[256] = {
-    C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, /* 0x00-0x1f */
-    C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL,
-    C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL,
-    C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL, C_CTRL,
-    ['"'] = C_QUOTE,       ['['] = C_OPEN,  ['{'] = C_OPEN,
-    [']'] = C_CLOSE,       ['}'] = C_CLOSE, ['\\'] = C_BSLASH,
-};
-
-/* Depth check before tokenizing, one table lookup per byte: jsmn closes a
- * container by walking from the last token up through the parents, which is
- * quadratic in the nesting depth, so a hostile "[[[[...]]]]" must be refused
- * before it reaches jsmn. Also refuses raw control characters in strings. */
-static int check_depth(const char *s, size_t len, int max_depth, ts_error *err) {
-  int depth = 0;
-  bool in_str = false;
-  for (size_t i = 0; i < len; i++) {
-    unsigned char c = byte_class[(unsigned char)s[i]];
-    if (c == C_NONE) continue;
-    if (in_str) {
-      if (c == C_BSLASH) i++;
-      else if (c == C_QUOTE) in_str = false;
-      else if (c == C_CTRL) return ts_error_set(err, TS_EPARSE, "JSON: control character in a string at byte %zu", i);
-      continue;
-    }
-    if (c == C_QUOTE) {
-      in_str = true;
-    } else if (c == C_OPEN) {
-      if (++depth > max_depth)
-        return ts_error_set(err, TS_ELIMIT, "JSON: nesting deeper than %d at byte %zu", max_depth, i);
-    } else if (c == C_CLOSE) {
-      depth--;
-    }
-  }
+/* Strict syntax check before tokenizing (json_syntax.c, one pass, bounded
+ * stack): jsmn on its own accepts doubled, trailing or missing commas and a
+ * key without a value, and closes containers by walking up through the
+ * parents, which is quadratic in the nesting depth; so malformed text and a
+ * hostile "[[[[...]]]]" are refused here, before jsmn sees them. */
+static int check_syntax(const char *s, size_t len, int max_depth, ts_error *err) {
+  size_t off = 0;
+  const char *why = "";
+  int rc = ts_json_syntax_check(s, len, max_depth, &off, &why);
+  if (rc == TS_ELIMIT)
+    return ts_error_set(err, TS_ELIMIT, "JSON: nesting deeper than %d at byte %zu", max_depth, off);
+  if (rc) return ts_error_set(err, TS_EPARSE, "JSON: %s at byte %zu", why, off);
   return 0;
 }
 
@@ -179,7 +156,7 @@ int ts_json_parse(ts_json_doc *doc, const char *src, size_t len, ts_json_tok *to
   if (len > (size_t)0x7fffffff) return ts_error_set(err, TS_ELIMIT, "JSON: document of %zu bytes is too large", len);
   if (max_depth < 1 || max_depth > TS_JSON_MAX_DEPTH_LIMIT)
     return ts_error_set(err, TS_EINVAL, "JSON: depth limit %d outside 1..%d", max_depth, TS_JSON_MAX_DEPTH_LIMIT);
-  int rc = check_depth(src, len, max_depth, err);
+  int rc = check_syntax(src, len, max_depth, err);
   if (rc) return rc;
   jsmn_parser p;
   jsmn_init(&p);

@@ -1,6 +1,6 @@
 /* Strict JSON syntax check: a pushdown automaton over the bytes (see
  * json_syntax.h). States say what may come next. */
-#include "io/json_syntax.h"
+#include "json/json_syntax.h"
 
 #include <stdbool.h>
 #include <string.h>

@@ -7,8 +7,8 @@
  * A pushdown automaton over the bytes with a bounded stack: O(n), no
  * recursion, no allocation. Pure and thread-safe.
  */
-#ifndef TS_IO_JSON_SYNTAX_H
-#define TS_IO_JSON_SYNTAX_H
+#ifndef TS_JSON_SYNTAX_H
+#define TS_JSON_SYNTAX_H
 
 #include <stddef.h>
 

@@ -36,7 +36,10 @@ static void test_invalid_documents(void **state) {
                        "[01]",    "[1.]",        "[.5]",     "[-]",          "[1e]",      "{1:2}",
                        "[1] [2]", "[1] x",       "[\"a\":1]", "{\"a\":1,}x", "[nulll]", "[\"\x01\"]",
                        "[+1]",    "{\"a\" 1 2}", "3", "null", "null\t", "1 ", "[\"\xff\"]",
-                       "[\"\xc0\xaf\"]", "[\"\xed\xa0\x80\"]", "[\"\xf4\x90\x80\x80\"]", "[\"\xe2\x82\"]"};
+                       "[\"\xc0\xaf\"]", "[\"\xed\xa0\x80\"]", "[\"\xf4\x90\x80\x80\"]", "[\"\xe2\x82\"]",
+                       /* jsmn alone accepts these: the strict syntax pass must refuse them */
+                       "[1,,2]", "[1 2]", "{\"a\":1,}", "[1,]", "[,1]", "{\"a\":[1]:\"b\"}", "{\"a\":1 \"b\":2}",
+                       "{\"instances\":[[1,,2]]}"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     ts_json_doc d;
     ts_error e = {0};

@@ -1,4 +1,4 @@
-/* Unit tests for src/io/json_syntax.c: valid documents pass, every kind of
+/* Unit tests for src/json/json_syntax.c: valid documents pass, every kind of
  * malformed text fails with the right offset and reason, depth limit. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "io/json_syntax.h"
+#include "json/json_syntax.h"
 #include "treeserve/error.h"
 
 static void test_valid(void **state) {
