@@ -17,6 +17,9 @@ Try, from another terminal:
   # records API: rows by feature name, strings for pandas categorical columns, null = missing
   curl -s -X POST localhost:$port/v1/models/pandas_categorical:predict -H 'Content-Type: application/json' -d '{"instances":[{"lepton pT":0.644,"lepton eta":0.247,"region":null,"missing energy":0.862,"jet1 btag":"tight","jet2 btag":"none","m_jj":0.958,"m_jjj":1.061,"m_bb":null,"m_wwbb":0.796}]}'
 
+  # explanations: SHAP contribution of each feature (and the bias) next to the prediction
+  curl -s -X POST localhost:$port/v1/models/pandas_categorical:explain -H 'Content-Type: application/json' -d '{"instances":[{"lepton pT":0.644,"lepton eta":0.247,"region":null,"missing energy":0.862,"jet1 btag":"tight","jet2 btag":"none","m_jj":0.958,"m_jjj":1.061,"m_bb":null,"m_wwbb":0.796}]}'
+
   # health, model metadata, metrics, API description
   curl -s localhost:$port/v2/health/ready
   curl -s localhost:$port/v2/models/binary
