@@ -84,6 +84,8 @@ struct ts_http_server {
   atomic_uint inflight;
   atomic_uint connections;
   atomic_bool closing;
+  bool switch_timeouts;      /* MHD's inactivity timeout is set per phase (see
+                                ts_http_server_start) */
   pthread_mutex_t scratch_lock;
   scratch *scratches;
   pthread_mutex_t conn_lock; /* guards the conn list */
@@ -96,9 +98,17 @@ struct ts_http_server {
 
 static _Thread_local scratch *tl_scratch;
 
+/* The clock of the connection deadlines (whole seconds): the coarse clock
+ * (a few ms of resolution) costs a memory read where CLOCK_MONOTONIC costs
+ * ~25 ns in the VDSO, and it is read several times per request. Same time
+ * base as ts_http_now(), at most one tick behind it. */
 static long long now_ns(void) {
   struct timespec ts;
+#ifdef CLOCK_MONOTONIC_COARSE
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+#else
   clock_gettime(CLOCK_MONOTONIC, &ts);
+#endif
   return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
@@ -123,6 +133,12 @@ static void set_waiting(conn *c, unsigned idle_timeout_s) {
   atomic_store_explicit(&c->idle_ns, now, memory_order_relaxed);
   atomic_store_explicit(&c->deadline_ns, idle_timeout_s ? now + (long long)idle_timeout_s * 1000000000LL : 0,
                         memory_order_relaxed);
+}
+
+/* The request's read deadline (see on_uri) has passed. */
+static bool past_deadline(conn *c) {
+  long long d = atomic_load_explicit(&c->deadline_ns, memory_order_relaxed);
+  return d && now_ns() >= d;
 }
 
 /* With every connection slot taken, a connection idle for this long is shed
@@ -315,6 +331,7 @@ static enum MHD_Result send_resp(ts_http_server *s, struct MHD_Connection *mc, t
 /* Runs the handler (or the early error) and queues the answer. */
 static enum MHD_Result finish(ts_http_server *s, conn *c, struct MHD_Connection *mc, const char *url,
                               bool close_conn) {
+  set_deadline(c, 0); /* the request is in: no read deadline while it is answered */
   scratch *sc = get_scratch(s);
   if (!sc) return MHD_NO;
   ts_jw_reset(&sc->out);
@@ -389,6 +406,10 @@ static enum MHD_Result framing_cb(void *cls, enum MHD_ValueKind kind, const char
   framing *f = cls;
   size_t n = strlen(key);
   if (n && (key[n - 1] == ' ' || key[n - 1] == '\t')) f->bad_name = true;
+  /* Every check below is about a name starting with c or t: skip the rest
+   * (four case-insensitive compares) for all other headers. */
+  char c0 = (char)(key[0] | 0x20);
+  if (c0 != 'c' && c0 != 't') return MHD_YES;
   /* libmicrohttpd 0.9.75 turns an obs-fold continuation line into a suffix
    * of the header name ("Content-Length: 2\r\n 5" becomes
    * "Content-Length5: 2"), silently dropping the framing header. No real
@@ -410,9 +431,10 @@ static enum MHD_Result framing_cb(void *cls, enum MHD_ValueKind kind, const char
  * refused and its connection closed, or a proxy in front of us and this
  * server could disagree on where the next request starts (smuggling).
  * libmicrohttpd 0.9.75 does not refuse these by itself. */
-static const char *framing_error(struct MHD_Connection *mc) {
+static const char *framing_error(struct MHD_Connection *mc, framing *out) {
   framing f = {0};
   MHD_get_connection_values(mc, MHD_HEADER_KIND, framing_cb, &f);
+  *out = f;
   if (f.bad_name) return "a malformed framing header name (whitespace before the colon or a folded line)";
   if (f.nte && f.ncl) return "both Content-Length and Transfer-Encoding";
   if (f.cl_differ) return "several different Content-Length values";
@@ -440,7 +462,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     if (!c) return MHD_NO;
     *req_cls = c;
     atomic_fetch_add_explicit(&s->inflight, 1, memory_order_relaxed);
-    set_deadline(c, 0); /* head complete; the body is timed below */
+    /* The deadline set when the request line arrived stays: the body too
+     * must arrive within read_timeout_s of it. finish() clears it. */
     set_idle(c, false);
     c->active = true;
     c->start = ts_http_now();
@@ -452,7 +475,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     c->method = parse_method(method);
     /* Slow clients: from now on the whole request must keep arriving within
      * the read timeout (the idle keep-alive timeout applies between requests). */
-    if (s->cfg.read_timeout_s)
+    if (s->switch_timeouts && s->cfg.read_timeout_s)
       MHD_set_connection_option(mc, MHD_CONNECTION_OPTION_TIMEOUT, s->cfg.read_timeout_s);
     unsigned allow = 0;
     c->route = route_find(s, c, url, &allow);
@@ -462,15 +485,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
       set_early(c, 405, "method %s not allowed for %s", method, url);
     else if (!c->route)
       set_early(c, 404, "no route for %s %s", method, url);
-    const char *bad_framing = framing_error(mc);
+    /* One pass over the headers checks the framing and finds Content-Length. */
+    framing fr;
+    const char *bad_framing = framing_error(mc, &fr);
     if (bad_framing) {
       c->early_status = 0;
       set_early(c, 400, "ambiguous request framing: %s", bad_framing);
       return finish(s, c, mc, url, true);
     }
-    const char *cl = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-    const char *te = MHD_lookup_connection_value(mc, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
-    unsigned long long declared = cl ? strtoull(cl, NULL, 10) : 0;
+    unsigned long long declared = fr.cl ? strtoull(fr.cl, NULL, 10) : 0;
     if (declared > s->cfg.max_body_bytes) {
       set_early(c, 413, "request body of %llu bytes is larger than the limit of %zu bytes", declared,
                 s->cfg.max_body_bytes);
@@ -484,7 +507,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     /* Even without a body the answer waits for the next call: MHD closes a
      * keep-alive connection whose response was queued before the request
      * was completely read. */
-    (void)te;
     return MHD_YES;
   }
   if (*data_size) {
@@ -494,7 +516,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
     /* MHD cannot queue an answer while a body is still arriving, so the two
      * cases below (a client too slow to send its body, a body too large even
      * to discard) end the connection instead of answering. */
-    if (s->cfg.read_timeout_s && ts_http_now() - c->start > (double)s->cfg.read_timeout_s) return MHD_NO;
+    if (past_deadline(c)) return MHD_NO;
     if (c->received > s->cfg.max_body_bytes) {
       set_early(c, 413, "request body larger than the limit of %zu bytes", s->cfg.max_body_bytes);
       if (c->received > discard_cap(s)) return MHD_NO;
@@ -528,7 +550,8 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
   if (!c || !c->active) return;
   c->active = false;
   *req_cls = NULL;
-  if (s->cfg.idle_timeout_s)
+  /* Back from the read timeout to the idle one, also when that is 0 (none). */
+  if (s->switch_timeouts && s->cfg.read_timeout_s)
     MHD_set_connection_option(mc, MHD_CONNECTION_OPTION_TIMEOUT, s->cfg.idle_timeout_s);
   set_waiting(c, s->cfg.idle_timeout_s);
   atomic_fetch_sub_explicit(&s->inflight, 1, memory_order_relaxed);
@@ -695,13 +718,23 @@ int ts_http_server_start(const ts_http_config *cfg, const ts_http_route *routes,
   /* The hard limit leaves room above the soft one so that connections just
    * over it can still be told 503 (quickly) instead of being dropped. */
   unsigned hard = cfg->max_connections + cfg->max_connections / 8 + 16;
+  /* MHD's own timeout measures inactivity only; the reaper enforces the read
+   * deadline (request line to last body byte) and the idle deadline. With
+   * both limits on, MHD's timeout stays fixed at the larger one, a backstop
+   * for the answering phase too, so no request pays for switching it (each
+   * switch takes a lock and moves the connection between MHD's timeout
+   * lists). With one of them off (0 = no limit) it is switched per phase as
+   * that phase's limit. */
+  unsigned mhd_timeout = cfg->idle_timeout_s;
+  s->switch_timeouts = !(cfg->idle_timeout_s && cfg->read_timeout_s);
+  if (!s->switch_timeouts && cfg->read_timeout_s > mhd_timeout) mhd_timeout = cfg->read_timeout_s;
   unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_TURBO | MHD_USE_ITC | MHD_USE_SUPPRESS_DATE_NO_CLOCK;
   /* The connection memory pool holds the request line and headers (and the
    * read buffer), so its size is the header limit; MHD answers 431 beyond. */
   struct MHD_OptionItem opts[] = {
       {MHD_OPTION_LISTEN_SOCKET, s->listen_fd, NULL},
       {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)hard, NULL},
-      {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)cfg->idle_timeout_s, NULL},
+      {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)mhd_timeout, NULL},
       {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)cfg->max_header_bytes, NULL},
       {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, s},
       {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, s},
