@@ -88,7 +88,13 @@ const char *ts__api_cell(const ts_model *m, int feature, const ts_json_doc *doc,
   if (isinf(v)) return "number out of the range of a double";
   switch (dtype) {
     case TS__DT_FP64: *out = v; return NULL;
-    case TS__DT_FP32: *out = (double)(float)v; return NULL;
+    case TS__DT_FP32:
+      /* 2^128 - 2^103 is the first value that rounds to infinity in float:
+       * past it the number is not an FP32 value (and the cast would be
+       * undefined in C), so it must not reach the model as inf. */
+      if (fabs(v) >= 0x1.ffffffp+127) return "number out of the range of FP32";
+      *out = (double)(float)v;
+      return NULL;
     case TS__DT_BOOL: return "expected true or false";
     case TS__DT_BYTES: *out = v; return NULL; /* a number in a BYTES column: take it as is */
     default:
