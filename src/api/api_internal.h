@@ -108,10 +108,10 @@ long ts__api_max_rows(const ts_api *api, const ts_repo_entry *e);
 
 /* Fills row r of X (row stride F) from the records-API instance at token
  * `row`: an array of F values in feature order, or an object of
- * feature name: value (absent features are missing). When `keys` is not NULL
- * (F ints), keys[f] receives the token of the object key the client used for
- * feature f, or -1 (array rows, absent features). On failure writes the
- * 400/422 answer and returns -1. */
+ * feature name: value (absent features are missing; a feature under two keys
+ * is a 422). `keys` (F ints, caller's scratch, required) receives for each
+ * feature f the token of the object key the client used, or -1 (array rows,
+ * absent features). On failure writes the 400/422 answer and returns -1. */
 int ts__api_fill_record(ts_http_resp *resp, const ts_model *m, const ts_json_doc *doc, int row, size_t r, int F,
                         double *X, int *keys, ts_arena *arena);
 

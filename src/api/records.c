@@ -20,8 +20,7 @@
 int ts__api_fill_record(ts_http_resp *resp, const ts_model *m, const ts_json_doc *doc, int row, size_t r, int F,
                         double *X, int *keys, ts_arena *arena) {
   double *x = X + r * (size_t)F;
-  if (keys)
-    for (int f = 0; f < F; f++) keys[f] = -1;
+  for (int f = 0; f < F; f++) keys[f] = -1;
   const ts_json_tok *t = &doc->toks[row];
   if (t->type == TS_JSON_ARRAY) {
     if (t->size != F) {
@@ -61,7 +60,16 @@ int ts__api_fill_record(ts_http_resp *resp, const ts_model *m, const ts_json_doc
                          name);
       return -1;
     }
-    if (keys) keys[f] = k;
+    /* A repeated key, or two spellings of one name ("lepton pT" and
+     * "lepton_pT"), would leave the value to whichever came last. */
+    if (keys[f] >= 0) {
+      size_t pn;
+      const char *prev = ts_json_raw(doc, keys[f], &pn);
+      ts_http_resp_error(resp, 422, "instances[%zu]: feature '%s' given twice (keys \"%.*s\" and \"%.*s\")", r,
+                         ts_model_feature_name(m, f), (int)(pn > 64 ? 64 : pn), prev, (int)(n > 64 ? 64 : n), name);
+      return -1;
+    }
+    keys[f] = k;
     const char *why = ts__api_cell(m, f, doc, k + 1, TS__DT_FP64, arena, &x[f]);
     if (why) {
       ts_http_resp_error(resp, 422, "instances[%zu] feature '%s': %s", r, ts_model_feature_name(m, f), why);
@@ -117,19 +125,20 @@ void ts__api_records(void *ctx, ts_http_req *req, ts_http_resp *resp) {
     goto out;
   }
   double *X = ts_arena_alloc_array(req->arena, N ? N * (size_t)F : 1, sizeof(double));
+  int *row_keys = ts_arena_alloc_array(req->arena, (size_t)F, sizeof(int)); /* reused for every row */
   long width = ts_predict_width(e->forest, &opts);
   double *Y = width > 0 ? ts_arena_alloc_array(req->arena, N * (size_t)width + 1, sizeof(double)) : NULL;
   if (width <= 0) {
     ts_http_resp_error(resp, 422, "this output is not available for the model");
     goto out;
   }
-  if (!X || !Y) {
+  if (!X || !Y || !row_keys) {
     ts_http_resp_error(resp, 413, "%zu rows need more memory than the per-request limit", N);
     goto out;
   }
   int k = inst + 1;
   for (size_t r = 0; r < N; r++, k = ts_json_skip(&doc, k))
-    if (ts__api_fill_record(resp, m, &doc, k, r, F, X, NULL, req->arena)) goto out;
+    if (ts__api_fill_record(resp, m, &doc, k, r, F, X, row_keys, req->arena)) goto out;
   double t1 = ts_http_now();
   done->parse_s = t1 - t0;
   if (ts__api_predict(e, &opts, X, N, (size_t)F, Y, resp)) goto out;

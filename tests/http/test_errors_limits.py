@@ -79,6 +79,13 @@ expect(infer([t([1, 28], row)], parameters={"start_iteration": -1}), 422, "negat
 expect(infer([t([1, 28], row)], parameters={"num_iteration": "all"}), 422, "num_iteration not an integer")
 expect(srv.request("POST", "/v1/models/binary:predict", {"instances": [row[:5]]}), 422, "records row too short")
 expect(srv.request("POST", "/v1/models/binary:predict", {"instances": [{"nope": 1}]}), 422, "records unknown feature")
+# one feature under two keys (repeated, or two spellings of one name): which value is meant is unknowable
+expect(srv.request("POST", "/v1/models/binary:predict", '{"instances": [{"Column_0": 1, "Column_0": 2}]}'), 422,
+       "records: the same feature key twice in a row")
+expect(srv.request("POST", "/v1/models/pc:predict", {"instances": [{"lepton pT": 1, "lepton_pT": 2}]}), 422,
+       "records: two spellings of one feature in a row")
+expect(srv.request("POST", "/v1/models/binary:explain", '{"instances": [{"Column_3": 1, "Column_3": 2}]}'), 422,
+       "explain: the same feature key twice in a row")
 expect(srv.request("POST", "/v1/models/binary:predict", {"instances": [row], "output": "proba"}), 422, "records unknown output")
 expect(srv.request("POST", "/v1/models/pc:predict", {"instances": [{"lepton pT": "high"}]}), 422,
        "string for a numeric column")
