@@ -1,5 +1,5 @@
 /*
- * Per-model config.json (parsed with jsmn in strict mode) and the name rules
+ * Per-model config.json (strict syntax pass, then jsmn) and the name rules
  * of the repository. Every rejection names the file, the key and what was
  * expected, because an operator reads these messages in the index and logs.
  */
@@ -15,11 +15,15 @@
 #define JSMN_STRICT
 #include <jsmn.h>
 
+#include "json/json_syntax.h"
 #include "repo/repo_internal.h"
 
 /* Tokens allowed in one config.json: the known keys need 11; the rest is room
  * for a clear "unknown key" message rather than a parser failure. */
 #define CONFIG_MAX_TOKENS 256
+/* Nesting accepted by the syntax pass: known keys take scalars, so anything
+ * nested is refused by key anyway; this only bounds the scan. */
+#define CONFIG_MAX_DEPTH 16
 
 bool ts_repo_valid_model_name(const char *s, size_t len) {
   if (!s || len == 0 || len > TS_REPO_MAX_NAME || s[0] == '.') return false;
@@ -162,32 +166,6 @@ static bool tok_int(const char *js, const jsmntok_t *t, long long lo, long long 
   return true;
 }
 
-/* jsmn (even strict) accepts misplaced commas: "{"a": 1,}", "[,1]", "1,,2".
- * Returns the offset of the first comma not between two values, or -1. */
-static long misplaced_comma(const char *js, size_t len) {
-  bool in_str = false;
-  char prev = 0; /* last significant character outside strings */
-  long prev_comma = -1;
-  for (size_t i = 0; i < len; i++) {
-    char c = js[i];
-    if (in_str) {
-      if (c == '\\')
-        i++;
-      else if (c == '"')
-        in_str = false, prev = '"';
-      continue;
-    }
-    if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-    if (c == ',' && (prev == ',' || prev == '{' || prev == '[' || prev == ':' || prev == 0))
-      return (long)i;
-    if ((c == '}' || c == ']') && prev == ',') return prev_comma;
-    if (c == ',') prev_comma = (long)i;
-    if (c == '"') in_str = true;
-    prev = c;
-  }
-  return -1;
-}
-
 static const struct {
   const char *name;
   ts_predict_type type;
@@ -202,24 +180,23 @@ int ts__repo_config_parse(const char *js, size_t len, const char *path,
   jsmn_parser p;
   jsmntok_t tok[CONFIG_MAX_TOKENS];
   ts__repo_config_default(out);
+  /* The strict syntax pass every JSON reader shares: jsmn alone accepts
+   * "{\"max_rows\": 5 : 6}" (read as max_rows 5), doubled commas and more. */
+  size_t off;
+  const char *why;
+  int src = ts_json_syntax_check(js, len, CONFIG_MAX_DEPTH, &off, &why);
+  if (src == TS_ELIMIT)
+    return ts_error_set(err, TS_ELIMIT, "%s: JSON nested deeper than %d at byte %zu", path,
+                        CONFIG_MAX_DEPTH, off);
+  if (src) return ts_error_set(err, TS_EPARSE, "%s: invalid JSON at byte %zu: %s", path, off, why);
   jsmn_init(&p);
   int n = jsmn_parse(&p, js, len, tok, CONFIG_MAX_TOKENS);
   if (n == JSMN_ERROR_NOMEM)
     return ts_error_set(err, TS_ELIMIT, "%s: more than %d JSON tokens", path, CONFIG_MAX_TOKENS);
-  if (n == JSMN_ERROR_PART)
-    return ts_error_set(err, TS_EPARSE, "%s: truncated JSON (unterminated value)", path);
-  if (n < 0)
+  if (n < 0) /* not expected after the syntax pass */
     return ts_error_set(err, TS_EPARSE, "%s: invalid JSON at byte %u", path, p.pos);
-  long comma = misplaced_comma(js, len);
-  if (comma >= 0)
-    return ts_error_set(err, TS_EPARSE, "%s: invalid JSON: misplaced ',' at byte %ld", path,
-                        comma);
   if (n == 0 || tok[0].type != JSMN_OBJECT)
     return ts_error_set(err, TS_EPARSE, "%s: must hold one JSON object", path);
-  for (size_t i = (size_t)tok[0].end; i < len; i++)
-    if (js[i] != ' ' && js[i] != '\n' && js[i] != '\r' && js[i] != '\t')
-      return ts_error_set(err, TS_EPARSE, "%s: unexpected data after the object at byte %zu",
-                          path, i);
   unsigned seen = 0;
   int i = 1;
   for (int k = 0; k < tok[0].size; k++) {
