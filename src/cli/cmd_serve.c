@@ -13,6 +13,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,11 +86,23 @@ static int parse_num(const char *flag, const char *s, double lo, double hi, doub
   char *end;
   errno = 0;
   double v = strtod(s, &end);
-  if (errno || end == s || *end || v != v || v < lo || v > hi) {
+  /* strtod also reads hexadecimal ("0x1f"): not a way anyone writes a limit. */
+  if (errno || end == s || *end || strpbrk(s, "xX") || v != v || v < lo || v > hi) {
     fprintf(stderr, "treeserve serve: --%s '%s': expected a number in [%g, %g]\n", flag, s, lo, hi);
     return -1;
   }
   *out = v;
+  return 0;
+}
+
+/* An integer setting (port, counts, byte sizes, whole seconds): a fraction
+ * is refused rather than truncated, so --port 8080.5 does not listen on 8080. */
+static int parse_int(const char *flag, const char *s, double lo, double hi, double *out) {
+  if (parse_num(flag, s, lo, hi, out)) return -1;
+  if (*out != floor(*out)) {
+    fprintf(stderr, "treeserve serve: --%s '%s': expected an integer in [%g, %g]\n", flag, s, lo, hi);
+    return -1;
+  }
   return 0;
 }
 
@@ -184,20 +197,20 @@ int ts_cmd_serve(int argc, char **argv) {
     return rc > 0 ? TS_EXIT_OK : TS_EXIT_USAGE;
   }
   double port, threads, poll, drain, grace, body, header, rows, xrows, depth, tokens, conns, idle, rd, sample, noexp;
-  if (parse_num("port", c.val[O_PORT], 0, 65535, &port) || parse_num("threads", c.val[O_THREADS], 0, 1024, &threads) ||
+  if (parse_int("port", c.val[O_PORT], 0, 65535, &port) || parse_int("threads", c.val[O_THREADS], 0, 1024, &threads) ||
       parse_num("poll-interval", c.val[O_POLL], 0, 86400, &poll) ||
       parse_num("drain-seconds", c.val[O_DRAIN], 0, 3600, &drain) ||
       parse_num("grace-seconds", c.val[O_GRACE], 0, 3600, &grace) ||
-      parse_num("max-body-bytes", c.val[O_BODY], 1, 4294967295.0, &body) ||
-      parse_num("max-header-bytes", c.val[O_HEADER], 1024, 16777216, &header) ||
-      parse_num("max-rows", c.val[O_ROWS], 1, 1e9, &rows) ||
-      parse_num("max-explain-rows", c.val[O_EXPLAIN_ROWS], 1, 1e9, &xrows) || parse_num("max-json-depth", c.val[O_DEPTH], 2, TS_JSON_MAX_DEPTH_LIMIT, &depth) ||
-      parse_num("max-json-tokens", c.val[O_TOKENS], 16, 2147483647.0, &tokens) ||
-      parse_num("max-connections", c.val[O_CONNS], 1, 1000000, &conns) ||
-      parse_num("idle-timeout", c.val[O_IDLE], 1, 86400, &idle) ||
-      parse_num("read-timeout", c.val[O_READ], 1, 86400, &rd) ||
+      parse_int("max-body-bytes", c.val[O_BODY], 1, 4294967295.0, &body) ||
+      parse_int("max-header-bytes", c.val[O_HEADER], 1024, 16777216, &header) ||
+      parse_int("max-rows", c.val[O_ROWS], 1, 1e9, &rows) ||
+      parse_int("max-explain-rows", c.val[O_EXPLAIN_ROWS], 1, 1e9, &xrows) || parse_int("max-json-depth", c.val[O_DEPTH], 2, TS_JSON_MAX_DEPTH_LIMIT, &depth) ||
+      parse_int("max-json-tokens", c.val[O_TOKENS], 16, 2147483647.0, &tokens) ||
+      parse_int("max-connections", c.val[O_CONNS], 1, 1000000, &conns) ||
+      parse_int("idle-timeout", c.val[O_IDLE], 1, 86400, &idle) ||
+      parse_int("read-timeout", c.val[O_READ], 1, 86400, &rd) ||
       parse_num("access-log-sample", c.val[O_ACCESS], 0, 1, &sample) ||
-      parse_num("no-explain", c.val[O_NOEXPLAIN], 0, 1, &noexp)) {
+      parse_int("no-explain", c.val[O_NOEXPLAIN], 0, 1, &noexp)) {
     free_cfg(&c);
     return TS_EXIT_USAGE;
   }

@@ -36,7 +36,15 @@ for flag, env, default in (("--model-repository", "TREESERVE_MODEL_REPOSITORY", 
 for args, code, what in ((["--bogus"], 2, "unknown flag"), ([], 2, "no model given"), (["--model", "x"], 2, "--model without ="),
                          (["--model", "m=" + model, "--port", "70000"], 2, "port out of range"),
                          (["--model", "m=" + model, "--max-rows", "abc"], 2, "non-numeric limit"),
-                         (["--model", "m=/nonexistent/model.txt", "--port", "0"], 1, "missing model file")):
+                         (["--model", "m=/nonexistent/model.txt", "--port", "0"], 1, "missing model file")) + tuple(
+        # integer settings must not be truncated (--port 80.5 listened on 80); a missing model makes a
+        # value that slips through fail later with exit 1 instead of starting a server
+        (["--model", "m=/nonexistent/model.txt", flag, value], 2, "%s %s (not an integer)" % (flag, value))
+        for flag, value in (("--port", "8080.5"), ("--threads", "1.5"), ("--max-rows", "10.7"),
+                            ("--max-explain-rows", "2.5"), ("--max-body-bytes", "1e3.5"), ("--max-body-bytes", "1000.5"),
+                            ("--max-header-bytes", "4096.5"), ("--max-json-depth", "8.5"), ("--max-json-tokens", "100.5"),
+                            ("--max-connections", "6.5"), ("--idle-timeout", "2.5"), ("--read-timeout", "0x1f"),
+                            ("--no-explain", "0.5"))):
     p = subprocess.run([BIN, "serve"] + args, capture_output=True, text=True, timeout=30)
     chk.ok(p.returncode == code and p.stderr.strip(), "%s -> exit %d with a message (got %d: %s)" % (what, code, p.returncode, p.stderr[-200:]))
 
