@@ -102,7 +102,9 @@ void ts__api_records(void *ctx, ts_http_req *req, ts_http_resp *resp) {
     const char *s = ts_json_raw(&doc, outp, &n);
     int type = doc.toks[outp].type == TS_JSON_STRING ? ts__api_output_type(s, n) : -1;
     if (type < 0) {
-      ts_http_resp_error(resp, 422, "\"output\" must be \"value\", \"raw\", \"leaf\" or \"contrib\"");
+      ts_http_resp_error(resp, 422,
+                         "\"output\" '%.*s': must be \"predict\" (or \"value\"), \"raw\", \"leaf\" or \"contrib\"",
+                         (int)(n > 40 ? 40 : n), s);
       goto out;
     }
     opts.type = (ts_predict_type)type;

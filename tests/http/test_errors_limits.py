@@ -86,7 +86,10 @@ expect(srv.request("POST", "/v1/models/pc:predict", {"instances": [{"lepton pT":
        "records: two spellings of one feature in a row")
 expect(srv.request("POST", "/v1/models/binary:explain", '{"instances": [{"Column_3": 1, "Column_3": 2}]}'), 422,
        "explain: the same feature key twice in a row")
-expect(srv.request("POST", "/v1/models/binary:predict", {"instances": [row], "output": "proba"}), 422, "records unknown output")
+b = expect(srv.request("POST", "/v1/models/binary:predict", {"instances": [row], "output": "proba"}), 422,
+           "records unknown output")
+chk.ok(all(n in json.loads(b)["error"] for n in ('"predict"', '"value"', '"raw"', '"leaf"', '"contrib"')) and
+       "proba" in json.loads(b)["error"], "records unknown output: the error names it and every accepted output (%r)" % b)
 expect(srv.request("POST", "/v1/models/pc:predict", {"instances": [{"lepton pT": "high"}]}), 422,
        "string for a numeric column")
 expect(srv.request("POST", "/v2/models/binary/infer", '{"inputs":[{"name":"x","shape":[1,28],"datatype":"FP64","data":[1e400%s]}]}'
