@@ -10,15 +10,20 @@
 # PERF_MODEL given (e.g. ../shared/perf/binary_500x31). The request is the first
 # row of tests/golden/binary/X.csv as one [1, F] FP64 tensor (padded with zeros
 # or cut to the model's feature count). Prints req/s, latency percentiles and the
-# server's CPU time per request (user + system, from /proc).
+# server's CPU time per request (user + system, and each, from /proc; the system
+# part is mostly the kernel's TCP path and wakeups of the client).
 # Environment: DURATION (seconds per run, default 10), TREESERVE_BIN
-# (default build/treeserve), CONNECTIONS (default 32).
+# (default build/treeserve), CONNECTIONS (default 32), RUNS (default 1: the
+# whole sequence is run this many times, then the median per target is
+# printed; on a shared machine compare medians, not single runs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 bin="${TREESERVE_BIN:-$root/build/treeserve}"
 dur="${DURATION:-10}"
 conns="${CONNECTIONS:-32}"
+runs="${RUNS:-1}"
+case "$runs" in ''|*[!0-9]*|0) echo "bench-server: RUNS must be a positive integer (got '$runs')" >&2; exit 1 ;; esac
 for t in wrk nginx taskset python3; do
   command -v "$t" >/dev/null || { echo "bench-server: '$t' is missing (scripts/install-deps.sh installs it)" >&2; exit 1; }
 done
@@ -71,12 +76,13 @@ wrk.body = f:read("*a")
 f:close()
 LUA
 
-# CPU seconds (user + system) used so far by process $1.
-cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15) / hz}' "/proc/$1/stat"; }
+# CPU seconds used so far by process $1: "user system".
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{print $14 / hz, $15 / hz}' "/proc/$1/stat"; }
 
 results=()
+raw=() # "label<TAB>req/s<TAB>p99<TAB>cpu_us" per run, for the medians
 run_wrk() { # label url body_file server_pid
-  local out rps p50 p90 p99 errs c0 c1 reqs us
+  local out rps p50 p90 p99 errs c0 c1 reqs us uus sus
   c0=$(cpu_s "$4")
   out=$(BODY_FILE="$3" taskset -c "$wrk_cpu" wrk -t1 -c"$conns" -d"${dur}s" --latency -s "$tmp/post.lua" "$2")
   c1=$(cpu_s "$4")
@@ -87,9 +93,13 @@ run_wrk() { # label url body_file server_pid
   p99=$(echo "$out" | awk '$1=="99%" {print $2}')
   reqs=$(echo "$out" | awk '/requests in/ {print $1}')
   # Server CPU per request: steadier than req/s on a shared, noisy machine.
-  us=$(awk -v a="$c0" -v b="$c1" -v n="$reqs" 'BEGIN { if (n > 0) printf "%.1f", (b - a) * 1e6 / n; else print "-" }')
+  read -r us uus sus < <(awk -v a="$c0" -v b="$c1" -v n="$reqs" 'BEGIN {
+    split(a, x, " "); split(b, y, " ")
+    if (n > 0) printf "%.1f %.1f %.1f\n", (y[1] + y[2] - x[1] - x[2]) * 1e6 / n, (y[1] - x[1]) * 1e6 / n, (y[2] - x[2]) * 1e6 / n
+    else print "- - -" }')
   errs=$(echo "$out" | awk '/Non-2xx|Socket errors/ {printf "%s ", $0}')
-  results+=("$(printf '%-34s %12s %10s %10s %10s %12s  %s' "$1" "$rps" "$p50" "$p90" "$p99" "$us" "$errs")")
+  results+=("$(printf '%-34s %12s %10s %10s %10s %12s %8s %8s  %s' "$1" "$rps" "$p50" "$p90" "$p99" "$us" "$uus" "$sus" "$errs")")
+  raw+=("$(printf '%s\t%s\t%s\t%s' "$1" "$rps" "$p99" "$us")")
 }
 
 stop_last() {
@@ -97,6 +107,8 @@ stop_last() {
   wait "${pids[-1]}" 2>/dev/null || true
 }
 
+for run in $(seq 1 "$runs"); do
+[ "$runs" -gt 1 ] && echo "######## run $run of $runs"
 # 1. nginx return 200 (one worker, no master, on CPU 0)
 nport=$(free_port)
 mkdir -p "$tmp/nginx/logs"
@@ -148,8 +160,27 @@ for m in "$@"; do
   [ -f "$m" ] || { echo "bench-server: no model at $m" >&2; exit 1; }
   bench_model "$(basename "$(dirname "$m")")" "$m"
 done
+done
 
 echo
 echo "single-row OIP infer, server on CPU 0, wrk -t1 -c$conns on CPU $wrk_cpu, ${dur}s each"
-printf '%-34s %12s %10s %10s %10s %12s\n' "target" "req/s" "p50" "p90" "p99" "server_cpu_us/req"
+printf '%-34s %12s %10s %10s %10s %12s %8s %8s\n' "target" "req/s" "p50" "p90" "p99" "server_cpu_us/req" "user" "sys"
 for r in "${results[@]}"; do echo "$r"; done
+if [ "$runs" -gt 1 ]; then
+  echo
+  echo "median of $runs runs"
+  printf '%-34s %12s %10s %12s\n' "target" "req/s" "p99" "server_cpu_us/req"
+  printf '%s\n' "${raw[@]}" | python3 -c '
+import re, statistics, sys
+def us(t):  # wrk latency such as 812.00us, 1.20ms, 2.00s -> microseconds
+    m = re.match(r"([0-9.]+)(us|ms|s)$", t)
+    return float(m.group(1)) * {"us": 1, "ms": 1e3, "s": 1e6}[m.group(2)] if m else float("nan")
+rows = {}
+for line in sys.stdin:
+    label, rps, p99, cpu = line.rstrip("\n").split("\t")
+    rows.setdefault(label, []).append((float(rps or "nan"), us(p99), float(cpu) if cpu != "-" else float("nan")))
+for label, v in rows.items():
+    med = [statistics.median(x[i] for x in v) for i in range(3)]
+    print("%-34s %12.0f %8.0fus %12.1f" % (label, med[0], med[1], med[2]))
+'
+fi
