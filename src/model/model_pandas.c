@@ -261,7 +261,10 @@ int ts__pandas_parse(ts_model *m, ts__span json, ts__span cat_param, int lineno,
       ts__span t = {s, c};
       while (t.s < t.e && *t.s == ' ') t.s++;
       if (t.s == t.e && c == sp.e && nparam == 0) break; /* empty parameter */
-      if (ts__parse_long(t.s, t.e, 0, m->num_features - 1, &idx) != 0 || nparam >= ncol) {
+      /* A feature named twice would leave one list to no one and give the
+       * feature whichever came last: then the parameter is not trusted. */
+      if (ts__parse_long(t.s, t.e, 0, m->num_features - 1, &idx) != 0 || nparam >= ncol ||
+          m->pandas_of_feature[idx] >= 0) {
         param_ok = false;
         break;
       }

@@ -122,6 +122,18 @@ static void test_pandas_null_numeric_and_surrogates(void **state) {
   assert_true(ts_model_pandas_code(m, 2, "\xf0\x9f\x98\x80", 4) == 2.0);
   ts_model_free(m);
   free(t);
+  /* A categorical_feature parameter naming one feature twice does not say
+   * which list is whose: it used to hand feature 2 the second list ("a",
+   * "b") silently; now the parameter is not trusted and the feature_infos
+   * count (one categorical feature, two lists) fails the load. */
+  char *t2 = fixture_replace(kFixtureModel, "[[\"x\", \"y\\u00e9\", \"z\"]]", "[[\"x\", \"y\", \"z\"], [\"a\", \"b\"]]");
+  t = fixture_replace(t2, "[categorical_feature: 2]", "[categorical_feature: 2,2]");
+  free(t2);
+  m = NULL;
+  assert_int_not_equal(load(t, &m, &err), 0);
+  assert_non_null(strstr(err.msg, "pandas_categorical"));
+  assert_null(m);
+  free(t);
 }
 
 static void test_crlf_trailing_spaces_unknown_keys(void **state) {
