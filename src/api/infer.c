@@ -390,8 +390,10 @@ void ts__api_infer(void *ctx, ts_http_req *req, ts_http_resp *resp) {
       goto out;
     }
     json_len = (size_t)v;
-    bin = (const unsigned char *)req->body + json_len;
-    bin_end = (const unsigned char *)req->body + req->body_len;
+    if (req->body) { /* no body at all: keep bin/bin_end NULL (no offset on a NULL pointer) */
+      bin = (const unsigned char *)req->body + json_len;
+      bin_end = (const unsigned char *)req->body + req->body_len;
+    }
   }
   ts_json_doc doc;
   if (ts__api_parse_json(api, req, resp, req->body, json_len, &doc)) goto out;

@@ -407,8 +407,22 @@ void ts_jw_str(ts_jw *w, const char *s, size_t n) {
       *o++ = '0';
       *o++ = hexd[c >> 4];
       *o++ = hexd[c & 15];
-    } else {
+    } else if (c < 0x80) {
       *o++ = (char)c;
+    } else {
+      /* Text echoed from a request (a path, a name, a truncated message) may
+       * hold invalid UTF-8; the answer must stay valid JSON, so each invalid
+       * byte becomes U+FFFD (6 bytes: within the reservation above). */
+      size_t ok = utf8_valid_prefix((const unsigned char *)s + i, n - i < 4 ? n - i : 4);
+      size_t seq = (c >= 0xF0) ? 4 : (c >= 0xE0) ? 3 : 2;
+      if (ok >= seq) {
+        memcpy(o, s + i, seq);
+        o += seq;
+        i += seq - 1;
+      } else {
+        memcpy(o, "\\ufffd", 6);
+        o += 6;
+      }
     }
   }
   *o++ = '"';

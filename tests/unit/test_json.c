@@ -184,6 +184,31 @@ static void test_writer(void **state) {
   ts_jw_free(&w);
 }
 
+/* Strings echoed from requests may hold invalid UTF-8: the writer keeps valid
+ * sequences and turns each invalid byte into U+FFFD so the answer stays JSON. */
+static void test_writer_repairs_utf8(void **state) {
+  (void)state;
+  ts_jw w;
+  ts_jw_init(&w, 1 << 16);
+  const struct { const char *in, *want; } cases[] = {
+      {"caf\xc3\xa9", "\"caf\xc3\xa9\""},
+      {"\xe2\x82\xac\xf0\x9f\x98\x80", "\"\xe2\x82\xac\xf0\x9f\x98\x80\""},
+      {"a\xff" "b", "\"a\\ufffd" "b\""},
+      {"\xc3", "\"\\ufffd\""},                 /* truncated sequence at the end */
+      {"\xe2\x82" "x", "\"\\ufffd\\ufffd" "x\""},   /* truncated in the middle */
+      {"\xc0\xaf", "\"\\ufffd\\ufffd\""},     /* overlong */
+      {"\xed\xa0\x80", "\"\\ufffd\\ufffd\\ufffd\""}, /* surrogate */
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    ts_jw_reset(&w);
+    ts_jw_cstr(&w, cases[i].in);
+    assert_false(w.failed);
+    if (w.len != strlen(cases[i].want) || memcmp(w.buf, cases[i].want, w.len))
+      fail_msg("case %zu: got '%.*s'", i, (int)w.len, w.buf);
+  }
+  ts_jw_free(&w);
+}
+
 static void test_writer_limit(void **state) {
   (void)state;
   ts_jw w;
@@ -207,7 +232,7 @@ int main(void) {
       cmocka_unit_test(test_deep_nesting_is_linear),
       cmocka_unit_test(test_object_access_and_values), cmocka_unit_test(test_numbers_round_correctly),
       cmocka_unit_test(test_bad_escapes),      cmocka_unit_test(test_writer),
-      cmocka_unit_test(test_writer_limit),
+      cmocka_unit_test(test_writer_limit), cmocka_unit_test(test_writer_repairs_utf8),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
