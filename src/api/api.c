@@ -148,15 +148,20 @@ const char *ts__api_output_name(ts_predict_type t) {
   }
 }
 
+void ts__api_no_explainer(ts_http_resp *resp, const ts_repo_entry *e, const char *what) {
+  ts_http_resp_error(resp, 422,
+                     "%s not available for model '%s' version %s: it has no SHAP explainer (linear trees, "
+                     "\"explain\": false in its config.json, the server runs with --no-explain, or the explainer "
+                     "could not be built: see the log line 'SHAP explainer not built')",
+                     what, e->name, e->version_str);
+}
+
 int ts__api_predict(const ts_repo_entry *e, const ts_predict_opts *opts, const double *X, size_t N, size_t F,
                     double *out, ts_http_resp *resp) {
   ts_error err;
   if (opts->type == TS_PREDICT_CONTRIB) {
     if (!e->explainer) {
-      ts_http_resp_error(resp, 422,
-                         "output 'contrib' is not available for model '%s' version %s (linear trees, \"explain\": false "
-                         "in its config.json, or the server runs with --no-explain)",
-                         e->name, e->version_str);
+      ts__api_no_explainer(resp, e, "output 'contrib' is");
       return -1;
     }
     if (N && ts_explain_rows(e->explainer, opts, X, N, F, out, &err)) {

@@ -96,6 +96,10 @@ int ts__api_output_type(const char *s, size_t n);
 /* Name of an output type in responses ("predict", "raw", "leaf", "contrib"). */
 const char *ts__api_output_name(ts_predict_type t);
 
+/* Answers 422 for a model version without a SHAP explainer, listing the
+ * possible causes; `what` starts the message ("output 'contrib' is"). */
+void ts__api_no_explainer(ts_http_resp *resp, const ts_repo_entry *e, const char *what);
+
 /* Predicts `opts->type` for N rows of X (row stride F) into out: the forest
  * for value/raw/leaf, the entry's explainer for contrib. On failure writes
  * the answer (422 when contrib is not available for the model) and returns

@@ -105,10 +105,7 @@ void ts__api_explain(void *ctx, ts_http_req *req, ts_http_resp *resp) {
   ts_predict_opts opts = {TS_PREDICT_CONTRIB, 0, 0};
   if (ts__api_iter_params(&doc, params, &opts, resp)) goto out;
   if (!e->explainer) {
-    ts_http_resp_error(resp, 422,
-                       "explanations are not available for model '%s' version %s (linear trees have no SHAP "
-                       "values, \"explain\": false in its config.json, or the server runs with --no-explain)",
-                       e->name, e->version_str);
+    ts__api_no_explainer(resp, e, "explanations are");
     goto out;
   }
   size_t N = (size_t)doc.toks[inst].size;
