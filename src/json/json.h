@@ -2,12 +2,11 @@
  * treeserve JSON: reading on top of jsmn (a tokenizer that copies nothing) and a
  * bounded writer.
  *
- * Reading: ts_json_parse() checks the nesting depth with a byte scan before
- * tokenizing (jsmn's cost grows with depth, so a hostile "[[[[..." must not
- * reach it), tokenizes into a caller-supplied token array, then validates in
- * one pass what jsmn leaves open: object keys are strings followed by one
- * value, primitives are exactly true/false/null or a number in JSON grammar,
- * strings are valid UTF-8 without raw control characters. Nothing here
+ * Reading: ts_json_parse() first runs the strict syntax pass of
+ * json/json_syntax.h (RFC 8259 grammar and the nesting depth, before jsmn,
+ * whose cost grows with depth, sees a hostile "[[[[..."), tokenizes into a
+ * caller-supplied token array, then checks the tokens in one pass: strings
+ * are valid UTF-8 (they are echoed in answers and messages). Nothing here
  * recurses. Tokens are slices of the input: nothing is copied until a caller
  * asks for an unescaped string or a number.
  *
