@@ -15,6 +15,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 2) return 0;
+#ifdef FUZZ_LAX_KNOWN_BUGS /* long runs while the empty-body report is open */
+  if (size == 2) return 0;
+#endif
   unsigned hl = (unsigned)data[0] | (unsigned)data[1] << 8;
   char v[16];
   /* a few values of the header that are not plain numbers */

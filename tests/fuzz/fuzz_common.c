@@ -119,7 +119,7 @@ static void check_json(const char *buf, size_t len) {
     fprintf(stderr, "answer is not valid UTF-8: %.*s\n", (int)(len > 400 ? 400 : len), buf);
   FUZZ_CHECK(utf8_valid((const unsigned char *)buf, len));
 #else
-  (void)utf8_valid;
+  if (!utf8_valid((const unsigned char *)buf, len)) return; /* the JSON reader refuses it too */
 #endif
   size_t need = ts_json_max_tokens_for(len);
   ts_json_tok *toks = malloc(need * sizeof(*toks));
@@ -146,6 +146,10 @@ fuzz_answer fuzz_api_call(const char *method, const char *path, const fuzz_heade
   /* The body in a buffer of its own exact size, so that ASan sees any read
    * past its end (or before its start). */
   char *own = NULL;
+#ifdef FUZZ_LAX_KNOWN_BUGS /* long runs while the NULL-body report is open */
+  static char empty_body[1];
+  if (!body_len) own = empty_body;
+#endif
   if (body_len) {
     own = malloc(body_len);
     FUZZ_CHECK(own != NULL);
@@ -189,6 +193,6 @@ fuzz_answer fuzz_api_call(const char *method, const char *path, const fuzz_heade
   if (is_json && resp.status != 500) check_json(H.out.buf, json_len);
   ts_api_on_done(H.api, route, resp.status, body_len, H.out.len, ts_http_now() - start, resp.done_data);
   ts_arena_reset(&H.arena);
-  free(own);
+  if (body_len) free(own);
   return (fuzz_answer){resp.status, resp.content_type, H.out.len};
 }

@@ -9,6 +9,8 @@
  * ts_jw_double parses again to the same double.
  */
 #include <math.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,6 +62,104 @@ static void roundtrip_number(double v) {
   ts_jw_free(&w);
 }
 
+/* ---- a strict reference validator (RFC 8259 grammar, UTF-8 not checked
+ * here), independent of jsmn: the differential oracle. Recursion is bounded
+ * by `depth`. Returns the position after the value, or 0 on error (a value
+ * never ends at 0). ---- */
+static size_t ws(const char *s, size_t n, size_t i) {
+  while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\n' || s[i] == '\r')) i++;
+  return i;
+}
+
+static size_t ref_string(const char *s, size_t n, size_t i) { /* at the opening quote */
+  for (i++; i < n; i++) {
+    unsigned char c = (unsigned char)s[i];
+    if (c == '"') return i + 1;
+    if (c < 0x20) return 0;
+    if (c == '\\') {
+      if (++i >= n) return 0;
+      if (s[i] == 'u') {
+        for (int k = 0; k < 4; k++)
+          if (++i >= n || !((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F')))
+            return 0;
+      } else if (!strchr("\"\\/bfnrt", s[i]) || s[i] == 0) {
+        return 0;
+      }
+    }
+  }
+  return 0;
+}
+
+static size_t digits(const char *s, size_t n, size_t i) {
+  size_t j = i;
+  while (j < n && s[j] >= '0' && s[j] <= '9') j++;
+  return j;
+}
+
+static size_t ref_number(const char *s, size_t n, size_t i) {
+  if (i < n && s[i] == '-') i++;
+  if (i >= n) return 0;
+  if (s[i] == '0') i++;
+  else if (s[i] >= '1' && s[i] <= '9') i = digits(s, n, i);
+  else return 0;
+  if (i < n && s[i] == '.') {
+    size_t j = digits(s, n, i + 1);
+    if (j == i + 1) return 0;
+    i = j;
+  }
+  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
+    i++;
+    if (i < n && (s[i] == '+' || s[i] == '-')) i++;
+    size_t j = digits(s, n, i);
+    if (j == i) return 0;
+    i = j;
+  }
+  return i;
+}
+
+static size_t ref_value(const char *s, size_t n, size_t i, int depth) {
+  i = ws(s, n, i);
+  if (i >= n) return 0;
+  char c = s[i];
+  if (c == '{' || c == '[') {
+    if (depth <= 0) return 0;
+    char close = c == '{' ? '}' : ']';
+    i = ws(s, n, i + 1);
+    if (i < n && s[i] == close) return i + 1;
+    for (;;) {
+      if (c == '{') {
+        i = ws(s, n, i);
+        if (i >= n || s[i] != '"' || !(i = ref_string(s, n, i))) return 0;
+        i = ws(s, n, i);
+        if (i >= n || s[i] != ':') return 0;
+        i++;
+      }
+      if (!(i = ref_value(s, n, i, depth - 1))) return 0;
+      i = ws(s, n, i);
+      if (i >= n) return 0;
+      if (s[i] == close) return i + 1;
+      if (s[i] != ',') return 0;
+      i++;
+    }
+  }
+  if (c == '"') return ref_string(s, n, i);
+  if (c == '-' || (c >= '0' && c <= '9')) return ref_number(s, n, i);
+  static const char *const lits[] = {"true", "false", "null"};
+  for (int k = 0; k < 3; k++) {
+    size_t l = strlen(lits[k]);
+    if (n - i >= l && !memcmp(s + i, lits[k], l)) return i + l;
+  }
+  return 0;
+}
+
+/* True if src is one JSON text whose top level is an object, array or string. */
+static bool ref_valid(const char *s, size_t n, int depth) {
+  size_t i = ws(s, n, 0);
+  if (i >= n || (s[i] != '{' && s[i] != '[' && s[i] != '"')) return false;
+  size_t e = ref_value(s, n, i, depth);
+  return e && ws(s, n, e) == n;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1) return 0;
   int depth = 1 + (data[0] & 31);
@@ -74,6 +174,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   ts_error err;
   err.msg[0] = 0;
   int rc = ts_json_parse(&doc, src, len, toks, max_tokens, depth, &err);
+#ifndef FUZZ_LAX_KNOWN_BUGS
+  /* Differential oracle: ts_json_parse never accepts what the grammar
+   * refuses. (It may refuse valid text: limits, invalid UTF-8.) */
+  if (rc == 0 && !ref_valid(src, len, depth)) {
+    fprintf(stderr, "ts_json_parse accepted invalid JSON: %.*s\n", (int)(len > 200 ? 200 : len), src);
+    FUZZ_CHECK(!"ts_json_parse accepted invalid JSON");
+  }
+#endif
   if (rc) {
     FUZZ_CHECK(rc < 0 && err.msg[0] != 0);
     free(toks);
