@@ -156,6 +156,11 @@ void ts__api_no_explainer(ts_http_resp *resp, const ts_repo_entry *e, const char
                      what, e->name, e->version_str);
 }
 
+/* The handlers validate a request completely before predicting, so an engine
+ * failure is the server's, not the client's: 503 when memory ran out (the
+ * explainer's scratch under load; retrying may work), else 500. */
+static int engine_status(int rc) { return rc == TS_ENOMEM ? 503 : 500; }
+
 int ts__api_predict(const ts_repo_entry *e, const ts_predict_opts *opts, const double *X, size_t N, size_t F,
                     double *out, ts_http_resp *resp) {
   ts_error err;
@@ -164,14 +169,16 @@ int ts__api_predict(const ts_repo_entry *e, const ts_predict_opts *opts, const d
       ts__api_no_explainer(resp, e, "output 'contrib' is");
       return -1;
     }
-    if (N && ts_explain_rows(e->explainer, opts, X, N, F, out, &err)) {
-      ts_http_resp_error(resp, 422, "explanation failed: %s", err.msg);
+    int rc = N ? ts_explain_rows(e->explainer, opts, X, N, F, out, &err) : 0;
+    if (rc) {
+      ts_http_resp_error(resp, engine_status(rc), "explanation failed: %s", err.msg);
       return -1;
     }
     return 0;
   }
-  if (N && ts_predict_rows(e->forest, opts, X, N, F, out, &err)) {
-    ts_http_resp_error(resp, 422, "prediction failed: %s", err.msg);
+  int rc = N ? ts_predict_rows(e->forest, opts, X, N, F, out, &err) : 0;
+  if (rc) {
+    ts_http_resp_error(resp, engine_status(rc), "prediction failed: %s", err.msg);
     return -1;
   }
   return 0;

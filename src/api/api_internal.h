@@ -102,7 +102,8 @@ void ts__api_no_explainer(ts_http_resp *resp, const ts_repo_entry *e, const char
 
 /* Predicts `opts->type` for N rows of X (row stride F) into out: the forest
  * for value/raw/leaf, the entry's explainer for contrib. On failure writes
- * the answer (422 when contrib is not available for the model) and returns
+ * the answer (422 when contrib is not available for the model; 500, or 503
+ * for TS_ENOMEM, when the engine fails on the validated input) and returns
  * -1. */
 int ts__api_predict(const ts_repo_entry *e, const ts_predict_opts *opts, const double *X, size_t N, size_t F,
                     double *out, ts_http_resp *resp);
