@@ -8,6 +8,7 @@
 
 #include "base/dtoa.h"
 #include "cli/commands.h"
+#include "json/json.h"
 
 double ts_cli_now(void) {
   struct timespec ts;
@@ -47,22 +48,17 @@ int ts_cli_load_forest(const char *cmd, const char *path, ts_forest **out, doubl
 }
 
 void ts_cli_json_str(FILE *f, const char *s) {
-  fputc('"', f);
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-    switch (*p) {
-    case '"': fputs("\\\"", f); break;
-    case '\\': fputs("\\\\", f); break;
-    case '\n': fputs("\\n", f); break;
-    case '\r': fputs("\\r", f); break;
-    case '\t': fputs("\\t", f); break;
-    default:
-      if (*p < 0x20)
-        fprintf(f, "\\u%04x", *p);
-      else
-        fputc(*p, f); /* UTF-8 passes through */
-    }
-  }
-  fputc('"', f);
+  /* The server's JSON writer: the same escapes, and invalid UTF-8 (a model
+   * file's feature names are not checked) becomes U+FFFD, so --json output
+   * always parses. Strings here are names and paths: the bound is generous. */
+  ts_jw w;
+  ts_jw_init(&w, (size_t)1 << 24);
+  ts_jw_cstr(&w, s);
+  if (w.failed)
+    fputs("null", f);
+  else
+    fwrite(w.buf, 1, w.len, f);
+  ts_jw_free(&w);
 }
 
 void ts_cli_json_double(FILE *f, double v) {

@@ -27,7 +27,8 @@ size_t ts_cli_peak_rss(void);
 int ts_cli_load_forest(const char *cmd, const char *path, ts_forest **out, double *load_s,
                        double *build_s);
 
-/* JSON output: a string with escapes; a double in shortest round-trip form
+/* JSON output: a string with escapes (invalid UTF-8 bytes become U+FFFD, so
+ * the output is always valid JSON); a double in shortest round-trip form
  * (null when not finite, since JSON has no NaN/Infinity). */
 void ts_cli_json_str(FILE *f, const char *s);
 void ts_cli_json_double(FILE *f, double v);

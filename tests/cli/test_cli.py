@@ -452,6 +452,23 @@ def test_inspect():
             check(j["linear_trees"] is True, "linear_tree: linear_trees")
 
 
+def test_inspect_invalid_utf8(tmp):
+    print("== inspect --json with a feature name that is not UTF-8")
+    with open(os.path.join(GOLDEN, "binary", "model.txt"), "rb") as f:
+        text = f.read()
+    # a Latin-1 byte in a feature name (and its importance line): the model loads, the JSON must stay valid
+    bad = os.path.join(tmp, "latin1_name.txt")
+    with open(bad, "wb") as f:
+        f.write(text.replace(b"Column_0", b"Col\xe9_0"))
+    p = subprocess.run([BIN, "inspect", "--model", bad, "--json"], capture_output=True, timeout=TIMEOUT)
+    check(p.returncode == 0, f"inspect --json of a Latin-1 feature name: exit 0 ({p.stderr[-200:]!r})")
+    try:
+        j = json.loads(p.stdout.decode("utf-8"))  # strict: invalid UTF-8 is not JSON
+        check(j["features"][0]["name"] == "Col\ufffd_0", f"the invalid byte is U+FFFD ({j['features'][0]['name']!r})")
+    except (UnicodeDecodeError, ValueError) as e:
+        check(False, f"inspect --json output is valid UTF-8 JSON ({e})")
+
+
 def test_bench():
     print("== bench (text and --json)")
     d = os.path.join(GOLDEN, "binary")
@@ -496,6 +513,7 @@ def main():
         test_output_and_threads(tmp)
         test_run_example()
         test_inspect()
+        test_inspect_invalid_utf8(tmp)
         test_bench()
         test_golden()
         test_contrib()
