@@ -111,6 +111,15 @@ int ts__api_predict(const ts_repo_entry *e, const ts_predict_opts *opts, const d
 /* Row limit for this entry (server limit, or the model's own if lower). */
 long ts__api_max_rows(const ts_api *api, const ts_repo_entry *e);
 
+/* Reads the body of a records-style request ({"instances": [...],
+ * "parameters": {...}}, :predict and :explain): parses the JSON into *doc,
+ * finds the instances array (*inst), refuses top-level keys not in `keys`
+ * (NULL-terminated) and parameters other than start_iteration /
+ * num_iteration, which it stores in *opts. On failure writes the 400/413/422
+ * answer and returns -1. */
+int ts__api_parse_instances(ts_api *api, ts_http_req *req, ts_http_resp *resp, const char *const *keys,
+                            ts_json_doc *doc, int *inst, ts_predict_opts *opts);
+
 /* Fills row r of X (row stride F) from the records-API instance at token
  * `row`: an array of F values in feature order, or an object of
  * feature name: value (absent features are missing; a feature under two keys

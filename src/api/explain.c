@@ -32,7 +32,6 @@
 #include "api/api_internal.h"
 
 static const char *const KEYS[] = {"instances", "parameters", NULL};
-static const char *const PARAM_KEYS[] = {"start_iteration", "num_iteration", NULL};
 
 /* Writes one value or, when width > 1, a list of `width` values. */
 static void write_values(ts_jw *w, const double *v, long width) {
@@ -88,22 +87,9 @@ void ts__api_explain(void *ctx, ts_http_req *req, ts_http_resp *resp) {
   const ts_model *m = ts_forest_model(e->forest);
   const int F = ts_model_num_features(m);
   ts_json_doc doc;
-  if (ts__api_parse_json(api, req, resp, req->body, req->body_len, &doc)) goto out;
-  int inst = ts_json_obj_get(&doc, 0, "instances");
-  if (doc.toks[0].type != TS_JSON_OBJECT || inst < 0 || doc.toks[inst].type != TS_JSON_ARRAY) {
-    ts_http_resp_error(resp, 400, "the request must be an object with an \"instances\" array");
-    goto out;
-  }
-  int params = ts_json_obj_get(&doc, 0, "parameters");
-  if (params >= 0 && doc.toks[params].type != TS_JSON_OBJECT) {
-    ts_http_resp_error(resp, 400, "\"parameters\" must be an object");
-    goto out;
-  }
-  if (ts__api_known_keys(&doc, 0, KEYS, "the request", resp) ||
-      ts__api_known_keys(&doc, params, PARAM_KEYS, "parameters", resp))
-    goto out;
+  int inst;
   ts_predict_opts opts = {TS_PREDICT_CONTRIB, 0, 0};
-  if (ts__api_iter_params(&doc, params, &opts, resp)) goto out;
+  if (ts__api_parse_instances(api, req, resp, KEYS, &doc, &inst, &opts)) goto out;
   if (!e->explainer) {
     ts__api_no_explainer(resp, e, "explanations are");
     goto out;

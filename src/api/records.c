@@ -79,6 +79,26 @@ int ts__api_fill_record(ts_http_resp *resp, const ts_model *m, const ts_json_doc
   return 0;
 }
 
+int ts__api_parse_instances(ts_api *api, ts_http_req *req, ts_http_resp *resp, const char *const *keys,
+                            ts_json_doc *doc, int *inst, ts_predict_opts *opts) {
+  static const char *const param_keys[] = {"start_iteration", "num_iteration", NULL};
+  if (ts__api_parse_json(api, req, resp, req->body, req->body_len, doc)) return -1;
+  *inst = ts_json_obj_get(doc, 0, "instances");
+  if (doc->toks[0].type != TS_JSON_OBJECT || *inst < 0 || doc->toks[*inst].type != TS_JSON_ARRAY) {
+    ts_http_resp_error(resp, 400, "the request must be an object with an \"instances\" array");
+    return -1;
+  }
+  int params = ts_json_obj_get(doc, 0, "parameters");
+  if (params >= 0 && doc->toks[params].type != TS_JSON_OBJECT) {
+    ts_http_resp_error(resp, 400, "\"parameters\" must be an object");
+    return -1;
+  }
+  if (ts__api_known_keys(doc, 0, keys, "the request", resp) ||
+      ts__api_known_keys(doc, params, param_keys, "parameters", resp))
+    return -1;
+  return ts__api_iter_params(doc, params, opts, resp);
+}
+
 void ts__api_records(void *ctx, ts_http_req *req, ts_http_resp *resp) {
   ts_api *api = ctx;
   ts__api_done *done = ts__api_begin(api, req, resp);
@@ -89,13 +109,10 @@ void ts__api_records(void *ctx, ts_http_req *req, ts_http_resp *resp) {
   const ts_model *m = ts_forest_model(e->forest);
   const int F = ts_model_num_features(m);
   ts_json_doc doc;
-  if (ts__api_parse_json(api, req, resp, req->body, req->body_len, &doc)) goto out;
-  int inst = ts_json_obj_get(&doc, 0, "instances");
-  if (doc.toks[0].type != TS_JSON_OBJECT || inst < 0 || doc.toks[inst].type != TS_JSON_ARRAY) {
-    ts_http_resp_error(resp, 400, "the request must be an object with an \"instances\" array");
-    goto out;
-  }
+  int inst;
   ts_predict_opts opts = {e->config->default_output, 0, 0};
+  static const char *const keys[] = {"instances", "output", "parameters", NULL};
+  if (ts__api_parse_instances(api, req, resp, keys, &doc, &inst, &opts)) goto out;
   int outp = ts_json_obj_get(&doc, 0, "output");
   if (outp >= 0) {
     size_t n;
@@ -109,17 +126,6 @@ void ts__api_records(void *ctx, ts_http_req *req, ts_http_resp *resp) {
     }
     opts.type = (ts_predict_type)type;
   }
-  int params = ts_json_obj_get(&doc, 0, "parameters");
-  if (params >= 0 && doc.toks[params].type != TS_JSON_OBJECT) {
-    ts_http_resp_error(resp, 400, "\"parameters\" must be an object");
-    goto out;
-  }
-  static const char *const keys[] = {"instances", "output", "parameters", NULL};
-  static const char *const pkeys[] = {"start_iteration", "num_iteration", NULL};
-  if (ts__api_known_keys(&doc, 0, keys, "the request", resp) ||
-      ts__api_known_keys(&doc, params, pkeys, "parameters", resp))
-    goto out;
-  if (ts__api_iter_params(&doc, params, &opts, resp)) goto out;
   size_t N = (size_t)doc.toks[inst].size;
   long max_rows = ts__api_max_rows(api, e);
   if ((long)N > max_rows) {
