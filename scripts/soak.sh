@@ -14,7 +14,9 @@
 # every second into a CSV. At the end: an ASCII chart of both (and a PNG if
 # gnuplot is installed), and the verdict:
 #   - memory flat: mean RSS of the last minute <= mean of the first minute
-#     * 1.10 + 4 MiB (the first minute includes the warm-up);
+#     * 1.10 + 4 MiB (the first minute includes the warm-up), and, for runs of
+#     5 minutes or more, RSS not still rising over the second half (least-
+#     squares slope <= 0.1 MiB/min, i.e. < 1 MiB per 10 minutes);
 #   - fds flat: mean open fds of the last minute <= mean of the first minute
 #     * 1.10 + 3 (connections dropped mid-request stay open until
 #     --read-timeout 5, so the count moves with the load);
@@ -161,11 +163,14 @@ def note(key, what=None):
 def client(seed):
     r = random.Random(seed)
     conn = None
+    opened = last = time.time()
     while not stop.is_set():
         valid, name = False, "?"
+        t_send = time.time()
         try:
             if conn is None:
                 conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=30)
+                opened = last = time.time()
             p = r.random()
             if p < 0.02:  # a connection dropped mid-request
                 s = socket.create_connection(("127.0.0.1", PORT), timeout=5)
@@ -193,6 +198,7 @@ def client(seed):
             else:
                 note("invalid_ok" if ok else "invalid_unexpected",
                      None if ok else "%s -> %d (expected %s) %r" % (name, resp.status, sorted(expect), data[:150]))
+            last = time.time()
             if resp.getheader("Connection", "").lower() == "close":
                 conn.close()
                 conn = None
@@ -203,7 +209,9 @@ def client(seed):
                 conn.close()
             conn = None
             if valid:
-                note("valid_failed", "%s: %r" % (name, e))
+                note("valid_failed", "%s: %r at %.1fs (connection open %.2fs, %.3fs after its previous answer, "
+                     "failed after %.3fs)" % (name, e, time.time() - T0, time.time() - opened, t_send - last,
+                                              time.time() - t_send))
 
 
 def reloader():
@@ -213,16 +221,18 @@ def reloader():
         n += 1
         try:
             if n % 2:
+                # retire the oldest version and add a new one, then SIGHUP:
+                # the scan sees both changes at once
                 version += 1
                 d = os.path.join(REPO, "soak", str(version))
                 os.makedirs(d + ".tmp")
                 shutil.copy(os.path.join(REPO, "soak", str(version - 1), "model.txt"),
                             os.path.join(d + ".tmp", "model.txt"))
-                os.rename(d + ".tmp", d)  # appears whole
-                os.kill(PID, signal.SIGHUP)
                 old = os.path.join(REPO, "soak", str(version - 2))
                 if version > 2 and os.path.isdir(old):
                     shutil.rmtree(old)
+                os.rename(d + ".tmp", d)  # appears whole
+                os.kill(PID, signal.SIGHUP)
             else:
                 for action in ("unload", "load"):
                     c = http.client.HTTPConnection("127.0.0.1", PORT, timeout=60)
@@ -250,6 +260,7 @@ def sample():
     return rss, fds
 
 
+T0 = time.time()
 threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(CLIENTS)]
 threads.append(threading.Thread(target=reloader, daemon=True))
 for t in threads:
@@ -336,6 +347,8 @@ for fl in failures:
 verdict = []
 if last_rss > first_rss * 1.10 + 4:
     verdict.append("memory grew")
+if slope > 0.1 and len(samples) >= 300:
+    verdict.append("memory still growing over the second half (%+.3f MiB/min)" % slope)
 if last_fd > first_fd * 1.10 + 3:
     verdict.append("file descriptors grew")
 if c["valid_failed"]:

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/dtoa.h"
 #include "fuzz_common.h"
 #include "json/json.h"
 
@@ -236,7 +237,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       if (ts_json_is_null(&doc, i) || ts_json_is_bool(&doc, i, &b)) {
         FUZZ_CHECK(ts_json_number(&doc, i, &v) != 0);
       } else {
-        FUZZ_CHECK(ts_json_number(&doc, i, &v) == 0);
+        /* base/dtoa.h: text longer than TS_PARSE_DOUBLE_MAX_LEN is refused
+         * (TS_ELIMIT there, "not a number" here); anything shorter parses */
+        int nr = ts_json_number(&doc, i, &v);
+        if ((size_t)(t->end - t->start) > TS_PARSE_DOUBLE_MAX_LEN) continue;
+        FUZZ_CHECK(nr == 0);
         roundtrip_number(v);
         if (ts_json_int(&doc, i, -1000000, 1000000, &iv) == 0) FUZZ_CHECK(iv == v);
       }
