@@ -203,7 +203,16 @@ static int parse_input(ts_http_resp *resp, const ts_json_doc *doc, int tok, in_t
   t->rank = doc->toks[shape].size;
   for (int d = 0; d < t->rank; d++) {
     int64_t v;
-    if (ts_json_int(doc, shape + 1 + d, 0, (int64_t)1 << 40, &v)) {
+    double big;
+    int rc = ts_json_int(doc, shape + 1 + d, 0, (int64_t)1 << 40, &v);
+    if (rc == TS_ELIMIT && ts_json_number(doc, shape + 1 + d, &big) == 0 && big > 0) {
+      /* An integer, just too large to hold: a row count is over the row
+       * limit (413, as for any N above it), a feature count is wrong (422). */
+      ts_http_resp_error(resp, d == 0 ? 413 : 422, "inputs[%d]: shape[%d] %.17g is %s", idx, d, big,
+                         d == 0 ? "more rows than any request may hold" : "not the model's feature count");
+      return -1;
+    }
+    if (rc) {
       ts_http_resp_error(resp, 422, "inputs[%d]: shape[%d] must be a non-negative integer", idx, d);
       return -1;
     }

@@ -147,6 +147,11 @@ c.close()
 st, raw = raw_request(srv.port, b"GET /v2 HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"p" * 3000 + b"\r\n\r\n")
 chk.ok(st == 431, "header over --max-header-bytes -> 431 (got %s)" % st)
 expect(infer([t([11, 28], [0.5] * (11 * 28))]), 413, "11 rows over --max-rows 10")
+# a shape too large to even hold is the same class of error (413), not "not an integer"
+b = expect(infer([t([2 ** 41, 28], row)]), 413, "shape [2^41, 28]: rows beyond any limit")
+chk.ok("2199023255552" in b.decode(), "the 413 names the row count asked for (%r)" % b[:200])
+expect(infer([t([2 ** 41], [1.0], name="Column_0")] + [t([1], [1.0], name="Column_%d" % i) for i in range(1, 28)]), 413,
+       "feature tensor of shape [2^41]")
 expect(srv.request("POST", "/v1/models/binary:predict", {"instances": [row] * 11}), 413, "records 11 rows over --max-rows")
 body = expect(infer([t([30, 28], [0] * (30 * 28))]), 413, "JSON tokens over --max-json-tokens")
 chk.ok(b"tokens" in body, "token limit named in the error")
