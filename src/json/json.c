@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "base/dtoa.h"
+#include "base/utf8.h"
 
 /* ts_json_tok mirrors jsmntok_t so jsmn can fill our array directly. */
 _Static_assert(sizeof(ts_json_tok) == sizeof(jsmntok_t), "ts_json_tok layout");
@@ -35,115 +36,18 @@ size_t ts_json_max_tokens_for(size_t len) { return len / 2 + 2; }
  * stack): jsmn on its own accepts doubled, trailing or missing commas and a
  * key without a value, and closes containers by walking up through the
  * parents, which is quadratic in the nesting depth; so malformed text and a
- * hostile "[[[[...]]]]" are refused here, before jsmn sees them. */
+ * hostile "[[[[...]]]]" are refused here, before jsmn sees them. The same
+ * pass checks the nesting depth, the number grammar, the spelling of
+ * true/false/null, that every object member is a string key with one value,
+ * and that strings are UTF-8 (they are echoed in answers and error
+ * messages); so jsmn's tokens need no second walk. */
 static int check_syntax(const char *s, size_t len, int max_depth, ts_error *err) {
   size_t off = 0;
   const char *why = "";
-  int rc = ts_json_syntax_check(s, len, max_depth, &off, &why);
+  int rc = ts_json_syntax_check_utf8(s, len, max_depth, &off, &why);
   if (rc == TS_ELIMIT)
     return ts_error_set(err, TS_ELIMIT, "JSON: nesting deeper than %d at byte %zu", max_depth, off);
   if (rc) return ts_error_set(err, TS_EPARSE, "JSON: %s at byte %zu", why, off);
-  return 0;
-}
-
-static bool is_number_text(const char *s, size_t n) {
-  size_t i = 0;
-  if (i < n && s[i] == '-') i++;
-  if (i >= n) return false;
-  if (s[i] == '0') i++;
-  else if (s[i] >= '1' && s[i] <= '9') while (i < n && s[i] >= '0' && s[i] <= '9') i++;
-  else return false;
-  if (i < n && s[i] == '.') {
-    i++;
-    size_t d = i;
-    while (i < n && s[i] >= '0' && s[i] <= '9') i++;
-    if (i == d) return false;
-  }
-  if (i < n && (s[i] == 'e' || s[i] == 'E')) {
-    i++;
-    if (i < n && (s[i] == '+' || s[i] == '-')) i++;
-    size_t d = i;
-    while (i < n && s[i] >= '0' && s[i] <= '9') i++;
-    if (i == d) return false;
-  }
-  return i == n;
-}
-
-static bool primitive_ok(const char *s, size_t n) {
-  if (n == 4 && (!memcmp(s, "true", 4) || !memcmp(s, "null", 4))) return true;
-  if (n == 5 && !memcmp(s, "false", 5)) return true;
-  return is_number_text(s, n);
-}
-
-/* Length of the valid UTF-8 prefix of p[0..n) (RFC 3629: no overlong forms,
- * no surrogates, nothing above U+10FFFF). Returns n when all of it is valid. */
-static size_t utf8_valid_prefix(const unsigned char *p, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    unsigned char c = p[i];
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    size_t len;
-    unsigned lo = 0x80, hi = 0xBF; /* allowed range of the second byte */
-    if (c >= 0xC2 && c <= 0xDF) len = 2;
-    else if (c == 0xE0) len = 3, lo = 0xA0;
-    else if (c == 0xED) len = 3, hi = 0x9F;
-    else if (c >= 0xE1 && c <= 0xEF) len = 3;
-    else if (c == 0xF0) len = 4, lo = 0x90;
-    else if (c >= 0xF1 && c <= 0xF3) len = 4;
-    else if (c == 0xF4) len = 4, hi = 0x8F;
-    else return i;
-    if (n - i < len || p[i + 1] < lo || p[i + 1] > hi) return i;
-    for (size_t k = 2; k < len; k++)
-      if ((p[i + k] & 0xC0) != 0x80) return i;
-    i += len;
-  }
-  return n;
-}
-
-/* Checks what jsmn does not, in one pass with an explicit stack (bounded by
- * the depth limit): nesting depth; every object member is a string key with
- * exactly one value; no ':' after an array element or a value; primitives are
- * exactly true, false, null or a JSON number; strings are valid UTF-8. */
-static int validate(const ts_json_doc *doc, int max_depth, ts_error *err) {
-  struct frame {
-    int type; /* TS_JSON_OBJECT, TS_JSON_ARRAY, or TS_JSON_STRING for a key awaiting its value */
-    int left; /* children still to come */
-  } stack[2 * TS_JSON_MAX_DEPTH_LIMIT + 2];
-  int sp = 0, depth = 0;
-  for (int i = 0; i < doc->ntok; i++) {
-    const ts_json_tok *t = &doc->toks[i];
-    if (sp > 0) {
-      struct frame *top = &stack[sp - 1];
-      if (top->type == TS_JSON_OBJECT && (t->type != TS_JSON_STRING || t->size != 1))
-        return ts_error_set(err, TS_EPARSE, "JSON: object member without a string key and a value at byte %d", t->start);
-      if (top->type != TS_JSON_OBJECT && t->type == TS_JSON_STRING && t->size != 0)
-        return ts_error_set(err, TS_EPARSE, "JSON: unexpected ':' after the value at byte %d", t->start);
-      top->left--;
-    }
-    if (t->type == TS_JSON_PRIMITIVE) {
-      if (!primitive_ok(doc->src + t->start, (size_t)(t->end - t->start)))
-        return ts_error_set(err, TS_EPARSE, "JSON: invalid value '%.*s' at byte %d",
-                            t->end - t->start > 40 ? 40 : t->end - t->start, doc->src + t->start, t->start);
-    } else if (t->type == TS_JSON_STRING) {
-      /* Strings are echoed in answers and error messages: they must be UTF-8. */
-      size_t n = (size_t)(t->end - t->start);
-      size_t ok = utf8_valid_prefix((const unsigned char *)doc->src + t->start, n);
-      if (ok != n)
-        return ts_error_set(err, TS_EPARSE, "JSON: invalid UTF-8 in a string at byte %zu", (size_t)t->start + ok);
-      if (t->size == 1) stack[sp++] = (struct frame){TS_JSON_STRING, 1};
-    } else {
-      if (++depth > max_depth)
-        return ts_error_set(err, TS_ELIMIT, "JSON: nesting deeper than %d at byte %d", max_depth, t->start);
-      stack[sp++] = (struct frame){t->type, t->size};
-    }
-    while (sp > 0 && stack[sp - 1].left == 0) {
-      if (stack[sp - 1].type != TS_JSON_STRING) depth--;
-      sp--;
-    }
-  }
   return 0;
 }
 
@@ -175,18 +79,12 @@ int ts_json_parse(ts_json_doc *doc, const char *src, size_t len, ts_json_tok *to
   }
   if (n <= 0) return ts_error_set(err, TS_EPARSE, "JSON: empty document");
   doc->ntok = n;
-  /* jsmn accepts a bare literal when whitespace follows it. */
+  /* jsmn accepts a bare literal when whitespace follows it. (That the text
+   * is exactly one value followed only by whitespace, the syntax check has
+   * already established.) */
   if (toks[0].type == TS_JSON_PRIMITIVE)
     return ts_error_set(err, TS_EPARSE, "JSON: the document must be an object or an array");
-  /* Exactly one top-level value followed only by whitespace. */
-  int after = ts_json_skip(doc, 0);
-  if (after != n) return ts_error_set(err, TS_EPARSE, "JSON: more than one top-level value (byte %d)", toks[after].start);
-  for (size_t i = (size_t)(toks[0].type == TS_JSON_STRING ? toks[0].end + 1 : toks[0].end); i < len; i++) {
-    char c = src[i];
-    if (c != ' ' && c != '\t' && c != '\r' && c != '\n')
-      return ts_error_set(err, TS_EPARSE, "JSON: unexpected '%c' after the document at byte %zu", c, i);
-  }
-  return validate(doc, max_depth, err);
+  return 0;
 }
 
 int ts_json_skip(const ts_json_doc *doc, int i) {
@@ -246,7 +144,7 @@ int ts_json_number(const ts_json_doc *doc, int i, double *out) {
   if (t->type != TS_JSON_PRIMITIVE) return TS_ESHAPE;
   char c = doc->src[t->start];
   if (c == 't' || c == 'f' || c == 'n') return TS_ESHAPE;
-  /* validate() already checked the JSON grammar; ts_parse_double rounds
+  /* The syntax check already checked the JSON grammar; ts_parse_double rounds
    * correctly (TS_ELIMIT only for absurdly long digit strings). */
   return ts_parse_double(doc->src + t->start, (size_t)(t->end - t->start), out) ? TS_ESHAPE : 0;
 }
@@ -413,9 +311,8 @@ void ts_jw_str(ts_jw *w, const char *s, size_t n) {
       /* Text echoed from a request (a path, a name, a truncated message) may
        * hold invalid UTF-8; the answer must stay valid JSON, so each invalid
        * byte becomes U+FFFD (6 bytes: within the reservation above). */
-      size_t ok = utf8_valid_prefix((const unsigned char *)s + i, n - i < 4 ? n - i : 4);
-      size_t seq = (c >= 0xF0) ? 4 : (c >= 0xE0) ? 3 : 2;
-      if (ok >= seq) {
+      size_t seq = ts_utf8_seq((const unsigned char *)s + i, n - i);
+      if (seq) {
         memcpy(o, s + i, seq);
         o += seq;
         i += seq - 1;

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "base/utf8.h"
 #include "treeserve/error.h"
 
 static int hexval(char c) {
@@ -18,28 +19,43 @@ enum { JV_VALUE, JV_VALUE_OR_END, JV_KEY, JV_KEY_OR_END, JV_COLON, JV_AFTER };
 
 static bool json_ws(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-static bool scan_string(const char *s, size_t n, size_t *i) {
+/* Results of scan_string. */
+enum { STR_OK = 0, STR_BAD = 1, STR_BAD_UTF8 = 2 };
+
+/* Scans the string whose opening quote is at s[*i]. On STR_OK *i is past the
+ * closing quote; on STR_BAD_UTF8 *i is the offset of the first byte that
+ * starts no valid UTF-8 sequence. Checking UTF-8 here, in the same pass,
+ * costs nothing for ASCII text (the common case: one compare per byte). */
+static int scan_string(const char *s, size_t n, size_t *i, bool utf8) {
   size_t k = *i + 1; /* after the opening quote */
   while (k < n) {
     unsigned char c = (unsigned char)s[k];
     if (c == '"') {
       *i = k + 1;
-      return true;
+      return STR_OK;
     }
-    if (c < 0x20) return false;
+    if (c < 0x20) return STR_BAD;
     if (c == '\\') {
-      if (++k >= n) return false;
+      if (++k >= n) return STR_BAD;
       if (s[k] == 'u') {
         for (int h = 1; h <= 4; h++)
-          if (k + (size_t)h >= n || hexval(s[k + (size_t)h]) < 0) return false;
+          if (k + (size_t)h >= n || hexval(s[k + (size_t)h]) < 0) return STR_BAD;
         k += 4;
       } else if (!strchr("\"\\/bfnrt", s[k]) || s[k] == '\0') {
-        return false;
+        return STR_BAD;
       }
+    } else if (c >= 0x80 && utf8) {
+      size_t len = ts_utf8_seq((const unsigned char *)s + k, n - k);
+      if (!len) {
+        *i = k;
+        return STR_BAD_UTF8;
+      }
+      k += len;
+      continue;
     }
     k++;
   }
-  return false;
+  return STR_BAD;
 }
 
 static bool scan_number(const char *s, size_t n, size_t *i) {
@@ -68,7 +84,9 @@ static bool scan_number(const char *s, size_t n, size_t *i) {
   return true;
 }
 
-int ts_json_syntax_check(const char *s, size_t n, int max_depth, size_t *off, const char **why) {
+/* The automaton; `utf8` is a constant at each call below, so the compiler
+ * can specialise both callers. */
+static int check(const char *s, size_t n, int max_depth, size_t *off, const char **why, bool utf8) {
   char stack[TS_JSON_SYNTAX_MAX_DEPTH]; /* '{' or '[' of each open container */
   if (max_depth > TS_JSON_SYNTAX_MAX_DEPTH) max_depth = TS_JSON_SYNTAX_MAX_DEPTH;
   int depth = 0, st = JV_VALUE;
@@ -103,8 +121,11 @@ int ts_json_syntax_check(const char *s, size_t n, int max_depth, size_t *off, co
         continue;
       }
       if (c == '"') {
-        if (!scan_string(s, n, &i)) {
-          *why = "bad string (unterminated, control character or bad escape)";
+        int sr = scan_string(s, n, &i, utf8);
+        if (sr) {
+          if (sr == STR_BAD_UTF8) *off = i;
+          *why = sr == STR_BAD_UTF8 ? "invalid UTF-8 in a string"
+                                    : "bad string (unterminated, control character or bad escape)";
           return TS_EPARSE;
         }
       } else if (c == '-' || (c >= '0' && c <= '9')) {
@@ -130,13 +151,20 @@ int ts_json_syntax_check(const char *s, size_t n, int max_depth, size_t *off, co
         continue;
       }
       /* fall through */
-    case JV_KEY:
-      if (c != '"' || !scan_string(s, n, &i)) {
+    case JV_KEY: {
+      int sr = c == '"' ? scan_string(s, n, &i, utf8) : STR_BAD;
+      if (sr == STR_BAD_UTF8) {
+        *off = i;
+        *why = "invalid UTF-8 in a string";
+        return TS_EPARSE;
+      }
+      if (sr) {
         *why = "expected a string key";
         return TS_EPARSE;
       }
       st = JV_COLON;
       continue;
+    }
     case JV_COLON:
       if (c != ':') {
         *why = "expected ':'";
@@ -163,4 +191,12 @@ int ts_json_syntax_check(const char *s, size_t n, int max_depth, size_t *off, co
       continue;
     }
   }
+}
+
+int ts_json_syntax_check(const char *s, size_t n, int max_depth, size_t *off, const char **why) {
+  return check(s, n, max_depth, off, why, false);
+}
+
+int ts_json_syntax_check_utf8(const char *s, size_t n, int max_depth, size_t *off, const char **why) {
+  return check(s, n, max_depth, off, why, true);
 }

@@ -104,6 +104,38 @@ static void test_invalid(void **state) {
   assert_int_equal(ts_json_syntax_check("[1]xyz", 2, 8, &off, &why), TS_EPARSE);
 }
 
+/* The _utf8 variant also refuses invalid UTF-8 in strings (values and keys),
+ * at the offset of the bad sequence; the plain check lets those bytes by. */
+static void test_utf8(void **state) {
+  (void)state;
+  static const struct {
+    const char *text;
+    size_t off;
+  } bad[] = {
+      {"[\"\xff\"]", 2},          {"[\"ab\xc0\xaf\"]", 4},         {"[\"\xed\xa0\x80\"]", 2},
+      {"[\"\xf4\x90\x80\x80\"]", 2}, {"[\"\xe2\x82\"]", 2},          {"{\"k\x80\":1}", 3},
+      {"{\"a\":\"x\\n\xe9\"}", 9},  {"[\"\xe2\x82", 2},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    size_t off = 99, n = strlen(bad[i].text);
+    const char *why = NULL;
+    int rc = ts_json_syntax_check_utf8(bad[i].text, n, 64, &off, &why);
+    if (rc != TS_EPARSE || off != bad[i].off || strcmp(why, "invalid UTF-8 in a string") != 0)
+      fail_msg("case %zu: rc %d off %zu why '%s'", i, rc, off, why ? why : "");
+    /* without UTF-8 checking these are well-formed, except the unterminated one */
+    rc = ts_json_syntax_check(bad[i].text, n, 64, &off, &why);
+    assert_int_equal(rc, i == 7 ? TS_EPARSE : 0);
+  }
+  static const char *ok[] = {"[\"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80\"]", "{\"\xC3\xA9\":\"\xF4\x8F\xBF\xBF\"}",
+                             "[\"\\u00e9\"]"};
+  for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+    size_t off;
+    const char *why = NULL;
+    int rc = ts_json_syntax_check_utf8(ok[i], strlen(ok[i]), 64, &off, &why);
+    if (rc) fail_msg("'%s' rejected at %zu: %s", ok[i], off, why);
+  }
+}
+
 static void check_depth(int nest, int max_depth, int want) {
   char *s = malloc((size_t)nest * 2 + 1);
   assert_non_null(s);
@@ -141,6 +173,7 @@ int main(void) {
       cmocka_unit_test(test_valid),
       cmocka_unit_test(test_invalid),
       cmocka_unit_test(test_depth_limit),
+      cmocka_unit_test(test_utf8),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
