@@ -105,8 +105,8 @@ const char *ts__api_cell(const ts_model *m, int feature, const ts_json_doc *doc,
   }
 }
 
-int ts__api_known_keys(const ts_json_doc *doc, int obj, const char *const *known, const char *where,
-                       ts_http_resp *resp) {
+int ts__api_known_keys(const ts_json_doc *doc, int obj, const char *const *known, const char *where, int idx,
+                       const char *suffix, ts_http_resp *resp) {
   if (obj < 0 || doc->toks[obj].type != TS_JSON_OBJECT) return 0;
   int k = obj + 1;
   for (int i = 0; i < doc->toks[obj].size; i++, k = ts_json_skip(doc, k)) {
@@ -122,7 +122,12 @@ int ts__api_known_keys(const ts_json_doc *doc, int obj, const char *const *known
     }
     size_t n;
     const char *name = ts_json_raw(doc, k, &n);
-    ts_http_resp_error(resp, 422, "unknown key '%.*s' in %s (known: %s)", (int)(n > 64 ? 64 : n), name, where, list);
+    /* The object's name ("inputs[3].parameters") is built only here, on the
+     * error path: the success path of every request goes through this. */
+    char wname[64];
+    if (idx >= 0) snprintf(wname, sizeof(wname), "%s[%d]%s", where, idx, suffix ? suffix : "");
+    else snprintf(wname, sizeof(wname), "%s", where);
+    ts_http_resp_error(resp, 422, "unknown key '%.*s' in %s (known: %s)", (int)(n > 64 ? 64 : n), name, wname, list);
     return -1;
   }
   return 0;

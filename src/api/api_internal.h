@@ -85,9 +85,12 @@ int ts__api_iter_params(const ts_json_doc *doc, int obj, ts_predict_opts *opts, 
 
 /* Answers 422 and returns -1 if the object at token `obj` (may be -1) has a
  * key not in `known` (NULL-terminated): unknown parameters and fields are
- * mistakes the client should hear about. `where` names the object. */
-int ts__api_known_keys(const ts_json_doc *doc, int obj, const char *const *known, const char *where,
-                       ts_http_resp *resp);
+ * mistakes the client should hear about. `where` names the object; with
+ * idx >= 0 the name is where[idx] followed by `suffix` (may be NULL), e.g.
+ * ("inputs", 2, ".parameters") -> "inputs[2].parameters", formatted only
+ * when an error is reported. */
+int ts__api_known_keys(const ts_json_doc *doc, int obj, const char *const *known, const char *where, int idx,
+                       const char *suffix, ts_http_resp *resp);
 
 /* Maps an output name ("predict"/"value", "raw", "leaf", "contrib") to a type;
  * -1 if unknown. */

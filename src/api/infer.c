@@ -89,9 +89,10 @@ static const char *bin_cell(int dt, const unsigned char *p, double *out) {
 
 /* Fills count values of tensor t into X: element k goes to
  * X[k * stride + offset] for layout B (stride F, offset = feature), or X[k]
- * for layout A (stride 1, feature = k % F). */
+ * for layout A (stride 1, feature = k % F). tname[0..tnl) is the tensor's
+ * name as sent, for error messages. */
 static int fill(ts_http_resp *resp, const ts_model *m, const ts_json_doc *doc, const in_tensor *t,
-                const char *tname, size_t count, int F, bool layout_a, double *X, ts_arena *arena) {
+                const char *tname, int tnl, size_t count, int F, bool layout_a, double *X, ts_arena *arena) {
   size_t k = 0;
   if (t->data_tok < 0) {
     const unsigned char *p = t->bin, *e = t->bin + t->bin_len;
@@ -99,8 +100,8 @@ static int fill(ts_http_resp *resp, const ts_model *m, const ts_json_doc *doc, c
      * single element is read (count <= max_rows * F, so no overflow). */
     int esz = ts__api_dtype_size(t->dtype);
     if (esz && t->bin_len != count * (size_t)esz) {
-      ts_http_resp_error(resp, 400, "input '%s': binary_data_size %zu does not hold the %zu %s elements of its shape",
-                         tname, t->bin_len, count, ts__api_dtype_name(t->dtype));
+      ts_http_resp_error(resp, 400, "input '%.*s': binary_data_size %zu does not hold the %zu %s elements of its shape",
+                         tnl, tname, t->bin_len, count, ts__api_dtype_name(t->dtype));
       return -1;
     }
     for (k = 0; k < count; k++) {
@@ -115,8 +116,8 @@ static int fill(ts_http_resp *resp, const ts_model *m, const ts_json_doc *doc, c
         if (ts_model_pandas_categories(m, feature, &(const char *const *){NULL}) >= 0) {
           code = ts_model_pandas_code(m, feature, (const char *)p, n);
         } else {
-          ts_http_resp_error(resp, 422, "input '%s' element %zu: strings are only accepted for pandas categorical features, '%s' is not one",
-                             tname, k, ts_model_feature_name(m, feature));
+          ts_http_resp_error(resp, 422, "input '%.*s' element %zu: strings are only accepted for pandas categorical features, '%s' is not one",
+                             tnl, tname, k, ts_model_feature_name(m, feature));
           return -1;
         }
         *dst = code;
@@ -125,15 +126,15 @@ static int fill(ts_http_resp *resp, const ts_model *m, const ts_json_doc *doc, c
         int sz = ts__api_dtype_size(t->dtype);
         const char *why = bin_cell(t->dtype, p, dst);
         if (why) {
-          ts_http_resp_error(resp, 422, "input '%s': %s", tname, why);
+          ts_http_resp_error(resp, 422, "input '%.*s': %s", tnl, tname, why);
           return -1;
         }
         p += sz;
       }
     }
     if (k != count || p != e) {
-      ts_http_resp_error(resp, 400, "input '%s': binary_data_size %zu does not hold the %zu %s elements of its shape",
-                         tname, t->bin_len, count, ts__api_dtype_name(t->dtype));
+      ts_http_resp_error(resp, 400, "input '%.*s': binary_data_size %zu does not hold the %zu %s elements of its shape",
+                         tnl, tname, t->bin_len, count, ts__api_dtype_name(t->dtype));
       return -1;
     }
     return 0;
@@ -141,31 +142,31 @@ static int fill(ts_http_resp *resp, const ts_model *m, const ts_json_doc *doc, c
   int end = ts_json_skip(doc, t->data_tok);
   const ts_json_tok *toks = doc->toks;
   if (toks[t->data_tok].type != TS_JSON_ARRAY) {
-    ts_http_resp_error(resp, 400, "input '%s': \"data\" must be an array", tname);
+    ts_http_resp_error(resp, 400, "input '%.*s': \"data\" must be an array", tnl, tname);
     return -1;
   }
   for (int i = t->data_tok + 1; i < end; i++) {
     if (toks[i].type == TS_JSON_ARRAY) continue;
     if (toks[i].type == TS_JSON_OBJECT) {
-      ts_http_resp_error(resp, 422, "input '%s' element %zu: objects are not tensor values", tname, k);
+      ts_http_resp_error(resp, 422, "input '%.*s' element %zu: objects are not tensor values", tnl, tname, k);
       return -1;
     }
     if (k >= count) {
-      ts_http_resp_error(resp, 422, "input '%s': more data elements than its shape holds (%zu)", tname, count);
+      ts_http_resp_error(resp, 422, "input '%.*s': more data elements than its shape holds (%zu)", tnl, tname, count);
       return -1;
     }
     int feature = layout_a ? (int)(k % (size_t)F) : t->feature;
     double *dst = layout_a ? &X[k] : &X[k * (size_t)F + (size_t)feature];
     const char *why = ts__api_cell(m, feature, doc, i, t->dtype, arena, dst);
     if (why) {
-      ts_http_resp_error(resp, 422, "input '%s' element %zu (feature '%s'): %s", tname, k,
+      ts_http_resp_error(resp, 422, "input '%.*s' element %zu (feature '%s'): %s", tnl, tname, k,
                          ts_model_feature_name(m, feature), why);
       return -1;
     }
     k++;
   }
   if (k != count) {
-    ts_http_resp_error(resp, 422, "input '%s': %zu data elements for shape of %zu", tname, k, count);
+    ts_http_resp_error(resp, 422, "input '%.*s': %zu data elements for shape of %zu", tnl, tname, k, count);
     return -1;
   }
   return 0;
@@ -220,11 +221,9 @@ static int parse_input(ts_http_resp *resp, const ts_json_doc *doc, int tok, in_t
   }
   t->data_tok = ts_json_obj_get(doc, tok, "data");
   int params = ts_json_obj_get(doc, tok, "parameters");
-  char where[48];
-  snprintf(where, sizeof(where), "inputs[%d]", idx);
-  if (ts__api_known_keys(doc, tok, INPUT_KEYS, where, resp)) return -1;
-  snprintf(where, sizeof(where), "inputs[%d].parameters", idx);
-  if (ts__api_known_keys(doc, params, INPUT_PARAMS, where, resp)) return -1;
+  if (ts__api_known_keys(doc, tok, INPUT_KEYS, "inputs", idx, NULL, resp) ||
+      ts__api_known_keys(doc, params, INPUT_PARAMS, "inputs", idx, ".parameters", resp))
+    return -1;
   int bds = params >= 0 ? ts_json_obj_get(doc, params, "binary_data_size") : -1;
   if (bds >= 0) {
     int64_t n;
@@ -283,11 +282,9 @@ static int parse_outputs(ts_http_resp *resp, const ts_json_doc *doc, int outs, b
       }
     bool bin = all_binary;
     int params = ts_json_obj_get(doc, k, "parameters");
-    char where[48];
-    snprintf(where, sizeof(where), "outputs[%d]", i);
-    if (ts__api_known_keys(doc, k, OUTPUT_KEYS, where, resp)) return -1;
-    snprintf(where, sizeof(where), "outputs[%d].parameters", i);
-    if (ts__api_known_keys(doc, params, OUTPUT_PARAMS, where, resp)) return -1;
+    if (ts__api_known_keys(doc, k, OUTPUT_KEYS, "outputs", i, NULL, resp) ||
+        ts__api_known_keys(doc, params, OUTPUT_PARAMS, "outputs", i, ".parameters", resp))
+      return -1;
     int bd = params >= 0 ? ts_json_obj_get(doc, params, "binary_data") : -1;
     if (bd >= 0 && !ts_json_is_bool(doc, bd, &bin)) {
       ts_http_resp_error(resp, 400, "outputs[%d]: parameters.binary_data must be true or false", i);
@@ -421,8 +418,8 @@ void ts__api_infer(void *ctx, ts_http_req *req, ts_http_resp *resp) {
     ts_http_resp_error(resp, 400, "\"parameters\" must be an object");
     goto out;
   }
-  if (ts__api_known_keys(&doc, 0, REQUEST_KEYS, "the request", resp) ||
-      ts__api_known_keys(&doc, params, REQUEST_PARAMS, "parameters", resp))
+  if (ts__api_known_keys(&doc, 0, REQUEST_KEYS, "the request", -1, NULL, resp) ||
+      ts__api_known_keys(&doc, params, REQUEST_PARAMS, "parameters", -1, NULL, resp))
     goto out;
   if (ts__api_iter_params(&doc, params, &base, resp)) goto out;
   bool all_binary = false;
@@ -521,9 +518,10 @@ void ts__api_infer(void *ctx, ts_http_req *req, ts_http_resp *resp) {
   for (int i = 0; i < nin; i++) {
     size_t n;
     const char *s = ts_json_raw(&doc, ts[i].name_tok, &n);
-    char tname[72];
-    snprintf(tname, sizeof(tname), "%.*s", (int)(n > 64 ? 64 : n), s);
-    if (fill(resp, m, &doc, &ts[i], tname, layout_a ? N * (size_t)F : N, F, layout_a, X, req->arena)) goto out;
+    /* The raw name (at most 64 bytes of it) goes to fill() as a slice: it is
+     * only printed if an error is reported. */
+    if (fill(resp, m, &doc, &ts[i], s, n > 64 ? 64 : (int)n, layout_a ? N * (size_t)F : N, F, layout_a, X, req->arena))
+      goto out;
   }
   out_req o[MAX_OUTPUTS];
   int nout;

@@ -93,8 +93,8 @@ int ts__api_parse_instances(ts_api *api, ts_http_req *req, ts_http_resp *resp, c
     ts_http_resp_error(resp, 400, "\"parameters\" must be an object");
     return -1;
   }
-  if (ts__api_known_keys(doc, 0, keys, "the request", resp) ||
-      ts__api_known_keys(doc, params, param_keys, "parameters", resp))
+  if (ts__api_known_keys(doc, 0, keys, "the request", -1, NULL, resp) ||
+      ts__api_known_keys(doc, params, param_keys, "parameters", -1, NULL, resp))
     return -1;
   return ts__api_iter_params(doc, params, opts, resp);
 }

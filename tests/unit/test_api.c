@@ -2,7 +2,8 @@
  * Unit tests of api/ helpers that HTTP tests cannot reach: the status class
  * ts__api_predict gives when the engine itself fails. A failure after the
  * request was validated is the server's (500, or 503 when memory ran out),
- * never 422, which tells a client to change its request.
+ * never 422, which tells a client to change its request. And the name
+ * ts__api_known_keys gives an object in its 422.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -96,11 +97,45 @@ static void test_no_explainer_is_422(void **state) {
   assert_non_null(strstr(msg, "no SHAP explainer"));
 }
 
+/* ts__api_known_keys names the object only when it reports an unknown key:
+ * "inputs[2].parameters" from ("inputs", 2, ".parameters"). */
+static void check_known_keys(const char *js, const char *where, int idx, const char *suffix, const char *want) {
+  static const char *const known[] = {"a", "b", NULL};
+  ts_json_tok toks[32];
+  ts_json_doc doc;
+  ts_error err;
+  assert_int_equal(ts_json_parse(&doc, js, strlen(js), toks, 32, 8, &err), 0);
+  ts_jw w;
+  ts_jw_init(&w, 1 << 12);
+  ts_http_resp resp = {.status = 200, .body = &w};
+  int rc = ts__api_known_keys(&doc, 0, known, where, idx, suffix, &resp);
+  if (!want) {
+    assert_int_equal(rc, 0);
+    assert_int_equal(resp.status, 200);
+  } else {
+    assert_int_equal(rc, -1);
+    assert_int_equal(resp.status, 422);
+    if (!w.buf || !memmem(w.buf, w.len, want, strlen(want)))
+      fail_msg("want '%s' in %.*s", want, (int)w.len, w.buf ? w.buf : "");
+  }
+  ts_jw_free(&w);
+}
+
+static void test_known_keys_names_the_object(void **state) {
+  (void)state;
+  check_known_keys("{\"a\":1,\"b\":2}", "inputs", 3, ".parameters", NULL);
+  check_known_keys("{\"a\":1,\"zz\":2}", "inputs", 3, ".parameters",
+                   "unknown key 'zz' in inputs[3].parameters (known: a, b)");
+  check_known_keys("{\"zz\":2}", "outputs", 0, NULL, "unknown key 'zz' in outputs[0] (known: a, b)");
+  check_known_keys("{\"zz\":2}", "the request", -1, NULL, "unknown key 'zz' in the request (known: a, b)");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_predict_ok, setup, teardown),
       cmocka_unit_test_setup_teardown(test_engine_failure_is_500, setup, teardown),
       cmocka_unit_test_setup_teardown(test_no_explainer_is_422, setup, teardown),
+      cmocka_unit_test(test_known_keys_names_the_object),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
