@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "base/dtoa.h"
+#include "base/utf8.h"
 #include "treeserve/error.h"
 
 static _Atomic int g_level = TS_LOG_INFO;
@@ -82,35 +83,6 @@ static bool put_raw(line *l, const char *s, size_t n) {
 
 static bool put_str(line *l, const char *s) { return put_raw(l, s, strlen(s)); }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid.
- * Rejects overlong forms, surrogates and code points above U+10FFFF. */
-static size_t utf8_seq(const unsigned char *s, size_t n) {
-  unsigned c = s[0];
-  size_t need;
-  uint32_t cp;
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) {
-    need = 2;
-    cp = c & 0x1F;
-  } else if (c >= 0xE0 && c <= 0xEF) {
-    need = 3;
-    cp = c & 0x0F;
-  } else if (c >= 0xF0 && c <= 0xF4) {
-    need = 4;
-    cp = c & 0x07;
-  } else {
-    return 0;
-  }
-  if (n < need) return 0;
-  for (size_t i = 1; i < need; i++) {
-    if ((s[i] & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (s[i] & 0x3F);
-  }
-  if ((need == 3 && cp < 0x800) || (need == 4 && (cp < 0x10000 || cp > 0x10FFFF))) return 0;
-  if (cp >= 0xD800 && cp <= 0xDFFF) return 0;
-  return need;
-}
-
 /* Results of put_json_string / put_field. */
 enum { PUT_NONE = 0, PUT_OK = 1, PUT_FULL = 2 };
 
@@ -152,7 +124,7 @@ static int put_json_string(line *l, const char *s, size_t maxin) {
       esc[0] = (char)c;
       elen = 1;
     } else {
-      size_t k = utf8_seq(p + i, n - i);
+      size_t k = ts_utf8_seq(p + i, n - i);
       if (k) {
         memcpy(esc, p + i, k);
         elen = adv = k;

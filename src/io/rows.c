@@ -26,6 +26,7 @@
 #include <jsmn.h>
 
 #include "base/dtoa.h"
+#include "base/jsonstr.h"
 #include "io/csv.h"
 #include "json/json_syntax.h"
 
@@ -209,25 +210,6 @@ static int skip_tok(const jsmntok_t *t, int ntok, int i) {
   return i;
 }
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-static int read_u4(const char *s, size_t len, size_t i, unsigned *cp) {
-  if (i + 4 > len) return -1;
-  unsigned v = 0;
-  for (size_t k = 0; k < 4; k++) {
-    int h = hexval(s[i + k]);
-    if (h < 0) return -1;
-    v = v * 16 + (unsigned)h;
-  }
-  *cp = v;
-  return 0;
-}
-
 /* The text of string token `tk`, unescaped into b->scratch when it holds a
  * backslash. Returns 0 or TS_EPARSE (bad escape) / TS_ENOMEM. */
 static int json_string(builder *b, const char *js, const jsmntok_t *tk, const char **s,
@@ -245,59 +227,9 @@ static int json_string(builder *b, const char *js, const jsmntok_t *tk, const ch
     b->scratch = q;
     b->scratch_cap = n + 1;
   }
-  char *o = b->scratch;
-  size_t k = 0;
-  for (size_t i = 0; i < n; i++) {
-    if (p[i] != '\\') {
-      o[k++] = p[i];
-      continue;
-    }
-    if (++i >= n) return TS_EPARSE;
-    unsigned cp;
-    switch (p[i]) {
-    case '"': o[k++] = '"'; continue;
-    case '\\': o[k++] = '\\'; continue;
-    case '/': o[k++] = '/'; continue;
-    case 'b': o[k++] = '\b'; continue;
-    case 'f': o[k++] = '\f'; continue;
-    case 'n': o[k++] = '\n'; continue;
-    case 'r': o[k++] = '\r'; continue;
-    case 't': o[k++] = '\t'; continue;
-    case 'u':
-      if (read_u4(p, n, i + 1, &cp)) return TS_EPARSE;
-      i += 4;
-      if (cp >= 0xD800 && cp <= 0xDBFF) { /* high surrogate: a low one must follow */
-        unsigned lo;
-        if (i + 2 >= n || p[i + 1] != '\\' || p[i + 2] != 'u' || read_u4(p, n, i + 3, &lo) ||
-            lo < 0xDC00 || lo > 0xDFFF)
-          return TS_EPARSE;
-        i += 6;
-        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-      } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-        return TS_EPARSE;
-      }
-      /* UTF-8; never longer than the 6 or 12 escaped bytes it replaces */
-      if (cp < 0x80) {
-        o[k++] = (char)cp;
-      } else if (cp < 0x800) {
-        o[k++] = (char)(0xC0 | (cp >> 6));
-        o[k++] = (char)(0x80 | (cp & 0x3F));
-      } else if (cp < 0x10000) {
-        o[k++] = (char)(0xE0 | (cp >> 12));
-        o[k++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[k++] = (char)(0x80 | (cp & 0x3F));
-      } else {
-        o[k++] = (char)(0xF0 | (cp >> 18));
-        o[k++] = (char)(0x80 | ((cp >> 12) & 0x3F));
-        o[k++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-        o[k++] = (char)(0x80 | (cp & 0x3F));
-      }
-      continue;
-    default:
-      return TS_EPARSE;
-    }
-  }
-  *s = o;
+  size_t k;
+  if (ts_json_unescape_raw(p, n, b->scratch, n + 1, &k)) return TS_EPARSE;
+  *s = b->scratch;
   *len = k;
   return 0;
 }

@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "base/dtoa.h"
+#include "base/jsonstr.h"
 #include "base/utf8.h"
 
 /* ts_json_tok mirrors jsmntok_t so jsmn can fill our array directly. */
@@ -158,79 +159,13 @@ int ts_json_int(const ts_json_doc *doc, int i, int64_t lo, int64_t hi, int64_t *
   return 0;
 }
 
-static int hex4(const char *p, unsigned *out) {
-  unsigned v = 0;
-  for (int k = 0; k < 4; k++) {
-    char c = p[k];
-    v <<= 4;
-    if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
-    else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
-    else return -1;
-  }
-  *out = v;
-  return 0;
-}
-
 int ts_json_unescape(const ts_json_doc *doc, int i, char *out, size_t cap, size_t *out_len) {
   const ts_json_tok *t = &doc->toks[i];
   if (t->type != TS_JSON_STRING) return TS_ESHAPE;
-  const char *p = doc->src + t->start, *e = doc->src + t->end;
-  size_t o = 0;
-  while (p < e) {
-    if (o + 4 > cap) return TS_ELIMIT;
-    if (*p != '\\') {
-      out[o++] = *p++;
-      continue;
-    }
-    if (p + 1 >= e) return TS_EPARSE;
-    char c = p[1];
-    p += 2;
-    switch (c) {
-      case '"': out[o++] = '"'; break;
-      case '\\': out[o++] = '\\'; break;
-      case '/': out[o++] = '/'; break;
-      case 'b': out[o++] = '\b'; break;
-      case 'f': out[o++] = '\f'; break;
-      case 'n': out[o++] = '\n'; break;
-      case 'r': out[o++] = '\r'; break;
-      case 't': out[o++] = '\t'; break;
-      case 'u': {
-        unsigned cp;
-        if (e - p < 4 || hex4(p, &cp)) return TS_EPARSE;
-        p += 4;
-        if (cp >= 0xD800 && cp <= 0xDBFF) {
-          unsigned lo;
-          if (e - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF)
-            return TS_EPARSE;
-          p += 6;
-          cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-          return TS_EPARSE;
-        }
-        /* UTF-8 encoding is never longer than the 6 or 12 escaped bytes. */
-        if (cp < 0x80) out[o++] = (char)cp;
-        else if (cp < 0x800) {
-          out[o++] = (char)(0xC0 | (cp >> 6));
-          out[o++] = (char)(0x80 | (cp & 0x3F));
-        } else if (cp < 0x10000) {
-          out[o++] = (char)(0xE0 | (cp >> 12));
-          out[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-          out[o++] = (char)(0x80 | (cp & 0x3F));
-        } else {
-          out[o++] = (char)(0xF0 | (cp >> 18));
-          out[o++] = (char)(0x80 | ((cp >> 12) & 0x3F));
-          out[o++] = (char)(0x80 | ((cp >> 6) & 0x3F));
-          out[o++] = (char)(0x80 | (cp & 0x3F));
-        }
-        break;
-      }
-      default: return TS_EPARSE;
-    }
-  }
-  *out_len = o;
-  if (o < cap) out[o] = '\0';
-  return 0;
+  size_t len;
+  int rc = ts_json_unescape_raw(doc->src + t->start, (size_t)(t->end - t->start), out, cap, &len);
+  if (rc == 0) *out_len = len;
+  return rc;
 }
 
 /* ---- writer ---- */

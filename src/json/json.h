@@ -97,10 +97,10 @@ int ts_json_number(const ts_json_doc *doc, int i, double *out);
  * of range. */
 int ts_json_int(const ts_json_doc *doc, int i, int64_t lo, int64_t hi, int64_t *out);
 
-/* Unescapes string token i into out[0..cap); writes the length (no NUL is
- * added unless room remains, in which case one is). Returns 0, TS_ESHAPE if
- * the token is not a string, TS_EPARSE for a bad escape or invalid UTF-16
- * surrogate, TS_ELIMIT if it does not fit. The unescaped form is never longer
+/* Unescapes string token i into out[0..cap) (base/jsonstr.h) and writes the
+ * length; a NUL follows the text. Returns 0, TS_ESHAPE if the token is not a
+ * string, TS_EPARSE for a bad escape or invalid UTF-16 surrogate, TS_ELIMIT
+ * if the text and its NUL do not fit. The unescaped form is never longer
  * than the escaped one, so cap = token length + 1 always suffices. */
 int ts_json_unescape(const ts_json_doc *doc, int i, char *out, size_t cap, size_t *out_len);
 

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/jsonstr.h"
 #include "model/model_num.h"
 #include "model/model_parse.h"
 
@@ -42,49 +43,6 @@ static void ws(jp *j) {
   while (j->p < j->e && (*j->p == ' ' || *j->p == '\t')) j->p++;
 }
 
-static int hexval(char ch) {
-  if (ch >= '0' && ch <= '9') return ch - '0';
-  if (ch >= 'a' && ch <= 'f') return ch - 'a' + 10;
-  if (ch >= 'A' && ch <= 'F') return ch - 'A' + 10;
-  return -1;
-}
-
-static int read_hex4(jp *j, unsigned *out) {
-  if (j->e - j->p < 4) return -1;
-  unsigned v = 0;
-  for (int i = 0; i < 4; i++) {
-    int h = hexval(j->p[i]);
-    if (h < 0) return -1;
-    v = v * 16 + (unsigned)h;
-  }
-  j->p += 4;
-  *out = v;
-  return 0;
-}
-
-static size_t put_utf8(char *o, unsigned cp) {
-  if (cp < 0x80) {
-    o[0] = (char)cp;
-    return 1;
-  }
-  if (cp < 0x800) {
-    o[0] = (char)(0xC0 | (cp >> 6));
-    o[1] = (char)(0x80 | (cp & 0x3F));
-    return 2;
-  }
-  if (cp < 0x10000) {
-    o[0] = (char)(0xE0 | (cp >> 12));
-    o[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    o[2] = (char)(0x80 | (cp & 0x3F));
-    return 3;
-  }
-  o[0] = (char)(0xF0 | (cp >> 18));
-  o[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-  o[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-  o[3] = (char)(0x80 | (cp & 0x3F));
-  return 4;
-}
-
 /* Reads one item (string, number, literal) into a new NUL-terminated string.
  * The decoded string is never longer than its JSON text. */
 static int read_item(jp *j, char **out, bool *is_string) {
@@ -100,49 +58,16 @@ static int read_item(jp *j, char **out, bool *is_string) {
     if (q >= j->e) return jfail(j, "unterminated string");
     char *s = malloc((size_t)(q - j->p) + 1);
     if (!s) return ts_error_set(j->err, TS_ENOMEM, "%s: out of memory", j->name);
-    size_t n = 0;
-    while (j->p < q) {
-      char ch = *j->p++;
-      if ((unsigned char)ch < 0x20) {
-        free(s);
-        return jfail(j, "control character in string");
-      }
-      if (ch != '\\') {
-        s[n++] = ch;
-        continue;
-      }
-      char esc = *j->p++;
-      unsigned cp;
-      switch (esc) {
-      case '"': s[n++] = '"'; break;
-      case '\\': s[n++] = '\\'; break;
-      case '/': s[n++] = '/'; break;
-      case 'b': s[n++] = '\b'; break;
-      case 'f': s[n++] = '\f'; break;
-      case 'n': s[n++] = '\n'; break;
-      case 'r': s[n++] = '\r'; break;
-      case 't': s[n++] = '\t'; break;
-      case 'u':
-        if (read_hex4(j, &cp) != 0) goto bad;
-        if (cp >= 0xD800 && cp <= 0xDBFF) {
-          unsigned lo;
-          if (q - j->p < 6 || j->p[0] != '\\' || j->p[1] != 'u') goto bad;
-          j->p += 2;
-          if (read_hex4(j, &lo) != 0 || lo < 0xDC00 || lo > 0xDFFF) goto bad;
-          cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-          goto bad;
-        }
-        n += put_utf8(s + n, cp); /* 6 or 12 escape bytes give <= 4 output bytes */
-        break;
-      default:
-      bad:
-        free(s);
-        return jfail(j, "bad escape in string");
-      }
+    size_t n, len = (size_t)(q - j->p);
+    if (ts_json_unescape_raw(j->p, len, s, len + 1, &n)) {
+      /* n is the offset of the raw control character or bad escape: point
+       * the column just past its first byte. */
+      bool ctl = (unsigned char)j->p[n] < 0x20;
+      j->p += n + 1;
+      free(s);
+      return jfail(j, ctl ? "control character in string" : "bad escape in string");
     }
     j->p = q + 1;
-    s[n] = 0;
     *out = s;
     return 0;
   }

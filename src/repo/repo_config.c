@@ -15,6 +15,7 @@
 #define JSMN_STRICT
 #include <jsmn.h>
 
+#include "base/jsonstr.h"
 #include "json/json_syntax.h"
 #include "repo/repo_internal.h"
 
@@ -59,89 +60,14 @@ static bool tok_is(const char *js, const jsmntok_t *t, const char *s) {
   return (size_t)(t->end - t->start) == n && !memcmp(js + t->start, s, n);
 }
 
-/* Appends the UTF-8 encoding of code point cp to out (room checked by caller). */
-static size_t put_utf8(char *out, unsigned cp) {
-  if (cp < 0x80) {
-    out[0] = (char)cp;
-    return 1;
-  }
-  if (cp < 0x800) {
-    out[0] = (char)(0xC0 | (cp >> 6));
-    out[1] = (char)(0x80 | (cp & 0x3F));
-    return 2;
-  }
-  if (cp < 0x10000) {
-    out[0] = (char)(0xE0 | (cp >> 12));
-    out[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    out[2] = (char)(0x80 | (cp & 0x3F));
-    return 3;
-  }
-  out[0] = (char)(0xF0 | (cp >> 18));
-  out[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-  out[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-  out[3] = (char)(0x80 | (cp & 0x3F));
-  return 4;
-}
-
-static int hex4(const char *p, unsigned *out) {
-  unsigned v = 0;
-  for (int i = 0; i < 4; i++) {
-    char c = p[i];
-    v <<= 4;
-    if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
-    else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
-    else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
-    else return -1;
-  }
-  *out = v;
-  return 0;
-}
-
 /* Decodes a JSON string token's escapes into out (cap bytes with the NUL).
- * jsmn has already checked the escapes' shape. Returns 0, or -1 if the text
- * does not fit, -2 for a lone surrogate or an embedded NUL. */
+ * Returns 0, or -1 if the text does not fit, -2 for a bad escape (a lone
+ * surrogate) or an embedded NUL (the description is a C string). */
 static int unescape(const char *s, size_t n, char *out, size_t cap) {
-  size_t o = 0;
-  for (size_t i = 0; i < n; i++) {
-    char buf[4];
-    size_t k;
-    if (s[i] != '\\') {
-      buf[0] = s[i];
-      k = 1;
-    } else {
-      char e = s[++i];
-      unsigned cp;
-      switch (e) {
-      case 'n': buf[0] = '\n', k = 1; break;
-      case 't': buf[0] = '\t', k = 1; break;
-      case 'r': buf[0] = '\r', k = 1; break;
-      case 'b': buf[0] = '\b', k = 1; break;
-      case 'f': buf[0] = '\f', k = 1; break;
-      case 'u':
-        if (i + 4 >= n) return -2;
-        if (hex4(s + i + 1, &cp)) return -2;
-        i += 4;
-        if (cp >= 0xD800 && cp <= 0xDBFF) { /* a high surrogate needs its pair */
-          unsigned lo;
-          if (i + 6 >= n || s[i + 1] != '\\' || s[i + 2] != 'u' || hex4(s + i + 3, &lo) ||
-              lo < 0xDC00 || lo > 0xDFFF)
-            return -2;
-          cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-          i += 6;
-        } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
-          return -2;
-        }
-        if (cp == 0) return -2;
-        k = put_utf8(buf, cp);
-        break;
-      default: buf[0] = e, k = 1; break; /* \" \\ \/ */
-      }
-    }
-    if (o + k + 1 > cap) return -1;
-    memcpy(out + o, buf, k);
-    o += k;
-  }
-  out[o] = '\0';
+  size_t len;
+  int rc = ts_json_unescape_raw(s, n, out, cap, &len);
+  if (rc == TS_ELIMIT) return -1;
+  if (rc || memchr(out, '\0', len)) return -2;
   return 0;
 }
 

@@ -117,6 +117,11 @@ static void test_object_access_and_values(void **state) {
   assert_int_equal(ts_json_unescape(&d, ts_json_obj_get(&d, 0, "s"), out, sizeof out, &n), 0);
   assert_int_equal(n, 1 + 2 + 1 + 4);
   assert_memory_equal(out, "a\xc3\xa9\n\xf0\x9f\x98\x80", n);
+  /* cap = token length + 1 suffices, as json.h promises (and one less does not) */
+  int si = ts_json_obj_get(&d, 0, "s");
+  size_t slen = (size_t)(d.toks[si].end - d.toks[si].start);
+  assert_int_equal(ts_json_unescape(&d, si, out, slen + 1, &n), 0);
+  assert_int_equal(ts_json_unescape(&d, si, out, n, &n), TS_ELIMIT);
   assert_int_equal(ts_json_obj_get(&d, 0, "missing"), -1);
   assert_int_equal(ts_json_obj_get(&d, x, "y"), -1); /* not an object */
   int kq = ts_json_obj_get(&d, 0, "k\"q");            /* escaped key compared unescaped */
