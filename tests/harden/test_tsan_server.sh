@@ -5,6 +5,8 @@
 # TSan binary:
 #   - tests/http/test_serve_cli.py   SIGHUP reload of a repository under load
 #   - tests/http/test_shutdown.py    SIGTERM with requests in flight, drain
+#   - tests/http/test_errors_limits.py  connection limits, timeouts and the
+#     slow-client reaper thread
 #   - tests/harden/tsan_reload_load.py  new versions via SIGHUP and the poll
 #     thread, a version removed, repository API unload/load, SIGTERM, all
 #     while 4 clients send requests
@@ -49,7 +51,7 @@ else
   echo "FAIL: the TSan negative control produced no report"; fail=1
 fi
 
-for t in tests/http/test_serve_cli.py tests/http/test_shutdown.py tests/harden/tsan_reload_load.py; do
+for t in tests/http/test_serve_cli.py tests/http/test_shutdown.py tests/http/test_errors_limits.py tests/harden/tsan_reload_load.py; do
   if [ ! -f "$t" ]; then echo "FAIL: $t is missing"; fail=1; continue; fi
   t0=$(date +%s)
   if timeout 600 python3 "$t" >"$logs/out" 2>&1; then
