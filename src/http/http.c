@@ -80,6 +80,7 @@ struct ts_http_server {
   size_t nroutes;
   void *ctx;
   int listen_fd;
+  bool listen_quiesced; /* quiesce handed the listening socket back to us */
   uint16_t port;
   atomic_uint inflight;
   atomic_uint connections;
@@ -786,9 +787,17 @@ void ts_http_server_quiesce(ts_http_server *s) {
       }
       if (MHD_add_connection(s->daemon, c, (struct sockaddr *)&ss, sl) != MHD_YES) close(c);
     }
-    close(fd);
+    /* libmicrohttpd's worker threads may still hold the quiesced socket in
+     * their epoll sets until MHD_stop_daemon (microhttpd.h: do not close it
+     * before), and closing it here raced with them (seen by TSan). shutdown()
+     * takes it out of LISTEN at once, so new connections are refused, while
+     * the descriptor stays ours until ts_http_server_stop closes it. */
+    shutdown(fd, SHUT_RDWR);
+    s->listen_fd = fd;
+    s->listen_quiesced = true;
+  } else {
+    s->listen_fd = -1;
   }
-  s->listen_fd = -1;
 }
 
 /* Idle keep-alive connections would otherwise hold shutdown until the
@@ -822,7 +831,9 @@ void ts_http_server_stop(ts_http_server *s) {
     pthread_join(s->reaper, NULL);
   }
   MHD_stop_daemon(s->daemon);
-  if (s->listen_fd >= 0) close(s->listen_fd);
+  /* Before quiesce the daemon owns the listening socket and MHD_stop_daemon
+   * closes it; after quiesce it is ours to close, now that no thread uses it. */
+  if (s->listen_quiesced && s->listen_fd >= 0) close(s->listen_fd);
   scratch *sc = s->scratches;
   while (sc) {
     scratch *next = sc->next;

@@ -255,6 +255,9 @@ for what, first, limit in (("headers", b"GET /healthz HTTP/1.1\r\n", 2), ("reque
 # repository API: token required
 expect(srv.request("POST", "/v2/repository/index"), 401, "repository index without a token")
 expect(srv.request("POST", "/v2/repository/index", headers={"Authorization": "Bearer wrong"}), 401, "wrong token")
+# Prefixes, extensions and empty tokens are all wrong (the comparison covers the length too).
+for bad in ("Bearer s3cre", "Bearer s3cretX", "Bearer ", "Bearer", "bearer s3cret", "s3cret"):
+    expect(srv.request("POST", "/v2/repository/index", headers={"Authorization": bad}), 401, "token %r" % bad)
 st, _, body = srv.request("POST", "/v2/repository/index", headers={"Authorization": "Bearer s3cret"})
 chk.ok(st == 200 and any(i["name"] == "binary" for i in json.loads(body)), "repository index with the token (%d)" % st)
 
