@@ -10,6 +10,9 @@
 #   FUZZ_SECONDS=20   seconds of fuzzing per target (0: replay only)
 #   FUZZ_JOBS=2       targets fuzzed at once
 #   FUZZ_TARGETS="csv json"   a subset
+#   FUZZ_SEED=1       libFuzzer's seed; fixed so that CI repeats the mutations
+#                     that were run and checked here instead of drawing new
+#                     ones each time (set FUZZ_SEED=0 for a random one)
 #
 # New inputs found while fuzzing go to a scratch directory, never into the
 # repository's corpus (add a reproducer by hand, named regress-<what>).
@@ -17,6 +20,7 @@ set -uo pipefail
 root="${TREESERVE_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}"
 cd "$root"
 secs="${FUZZ_SECONDS:-20}"
+seed="${FUZZ_SEED:-1}"
 jobs="${FUZZ_JOBS:-2}"
 fuzzdir="$root/build-fuzz"
 
@@ -62,7 +66,7 @@ run_fuzz() { # target
   local t="$1" bin="$fuzzdir/fuzz_$1" work="$scratch/corpus_$1" log="$scratch/fuzz_$1.log"
   mkdir -p "$work"
   local dict=(); [ -f "tests/fuzz/dict/$t.dict" ] && dict=(-dict="tests/fuzz/dict/$t.dict")
-  if "$bin" "$work" "tests/fuzz/corpus/$t" "${dict[@]}" -max_total_time="$secs" -max_len=4096 \
+  if "$bin" "$work" "tests/fuzz/corpus/$t" "${dict[@]}" -max_total_time="$secs" -seed="$seed" -max_len=4096 \
       -rss_limit_mb=2048 -timeout=10 -print_final_stats=1 \
       -artifact_prefix="$fuzzdir/artifacts/$t-" >"$log" 2>&1; then
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$')
