@@ -191,6 +191,12 @@ static void sleep_s(double s) {
 }
 
 int ts_cmd_serve(int argc, char **argv) {
+  /* Request bodies up to the body limit are large, short-lived buffers.
+   * glibc raises its mmap threshold each time such a buffer is freed, after
+   * which they come from the heap and fragment it, so a long-running server's
+   * RSS creeps up (seen in scripts/soak.sh). A fixed threshold keeps them
+   * mmapped and returned to the kernel on free. */
+  mallopt(M_MMAP_THRESHOLD, 128 * 1024);
   serve_cfg c = {0};
   int rc = parse_args(argc, argv, &c);
   if (rc) {
