@@ -111,6 +111,8 @@ int ts_metrics_create(const ts_metrics_config *cfg, ts_metrics **out, ts_error *
   m->start_time = now_realtime();
   m->max_render_bytes =
       cfg && cfg->max_render_bytes ? cfg->max_render_bytes : TS_METRICS_MAX_RENDER_BYTES;
+  m->reclaim_seconds =
+      cfg && cfg->reclaim_seconds > 0 ? cfg->reclaim_seconds : TS_METRICS_RECLAIM_SECONDS;
   *out = m;
   return 0;
 }
@@ -119,9 +121,53 @@ void ts_metrics_free(ts_metrics *m) {
   if (!m) return;
   int n = atomic_load(&m->nslots);
   for (int i = 0; i < n; i++) free(atomic_load(&m->slots[i]));
+  for (int i = 0; i < TS_METRICS_MAX_MODELS; i++) free(m->baseline[i]);
   free(m->shared);
   pthread_mutex_destroy(&m->lock);
   free(m);
+}
+
+static double now_monotonic(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Visits the counters of `id` in a flat SLOT_WORDS array: its cells, then its
+ * mcell, as one ID_WORDS sequence. */
+static uint64_t *id_word(uint64_t *w, int id, size_t k) {
+  return k < ID_CELL_WORDS ? w + cell_off(id, 0) + k : w + mcell_off(id) + (k - ID_CELL_WORDS);
+}
+
+static void merge_slots(ts_metrics *m, uint64_t *out);
+
+/* The retired id waiting longest, if it has waited reclaim_seconds; -1 if
+ * none. Lock held. */
+static int reclaimable_id(const ts_metrics *m) {
+  double now = now_monotonic();
+  int best = -1;
+  for (int i = 2; i < m->nmodels; i++) {
+    if (!m->retired[i] || now - m->retired_at[i] < m->reclaim_seconds) continue;
+    if (best < 0 || m->retired_at[i] < m->retired_at[best]) best = i;
+  }
+  return best;
+}
+
+/* Gives retired id `id` to a new pair: what its counters hold now becomes its
+ * baseline. Returns false (id untouched) without memory for the baseline.
+ * Lock held. */
+static bool reuse_id(ts_metrics *m, int id) {
+  if (!m->baseline[id]) m->baseline[id] = malloc(ID_WORDS * sizeof(uint64_t));
+  uint64_t *sum = malloc(SLOT_WORDS * sizeof *sum);
+  if (!m->baseline[id] || !sum) {
+    free(sum);
+    return false;
+  }
+  merge_slots(m, sum);
+  for (size_t k = 0; k < ID_WORDS; k++) m->baseline[id][k] = *id_word(sum, id, k);
+  free(sum);
+  m->info[id].set = false;
+  return true;
 }
 
 int ts_metrics_intern(ts_metrics *m, const char *model, const char *version) {
@@ -134,10 +180,17 @@ int ts_metrics_intern(ts_metrics *m, const char *model, const char *version) {
   for (int i = 2; i < m->nmodels; i++) {
     if (!strcmp(m->model_label[i], ml) && !strcmp(m->version_label[i], vl)) {
       id = i;
+      m->retired[i] = false; /* a pair served again keeps its counts */
       goto out;
     }
   }
-  if (m->nmodels < TS_METRICS_MAX_MODELS) {
+  int old = reclaimable_id(m);
+  if (old >= 0 && reuse_id(m, old)) {
+    id = old;
+    m->retired[id] = false;
+    strcpy(m->model_label[id], ml);
+    strcpy(m->version_label[id], vl);
+  } else if (m->nmodels < TS_METRICS_MAX_MODELS) {
     id = m->nmodels;
     strcpy(m->model_label[id], ml);
     strcpy(m->version_label[id], vl);
@@ -146,6 +199,17 @@ int ts_metrics_intern(ts_metrics *m, const char *model, const char *version) {
 out:
   pthread_mutex_unlock(&m->lock);
   return id;
+}
+
+void ts_metrics_retire(ts_metrics *m, int id) {
+  if (!m || id < 2 || id >= TS_METRICS_MAX_MODELS) return;
+  pthread_mutex_lock(&m->lock);
+  if (id < m->nmodels && !m->retired[id]) {
+    m->retired[id] = true;
+    m->retired_at[id] = now_monotonic();
+    m->info[id].set = false;
+  }
+  pthread_mutex_unlock(&m->lock);
 }
 
 /* --- slots --- */
@@ -309,13 +373,6 @@ void ts_metrics_model_info_set(ts_metrics *m, int id, const char *objective, lon
   pthread_mutex_unlock(&m->lock);
 }
 
-void ts_metrics_model_info_clear(ts_metrics *m, int id) {
-  if (!m || id < 2 || id >= TS_METRICS_MAX_MODELS) return;
-  pthread_mutex_lock(&m->lock);
-  m->info[id].set = false;
-  pthread_mutex_unlock(&m->lock);
-}
-
 void ts_metrics_set_models_ready(ts_metrics *m, long n) {
   if (!m) return;
   pthread_mutex_lock(&m->lock);
@@ -343,6 +400,21 @@ static void merge_slots(ts_metrics *m, uint64_t *out) {
       out[k] += atomic_load_explicit(&all[i]->w[k], memory_order_relaxed);
 }
 
+/* Turns merged counters into what the exposition shows: retired ids read
+ * zero (the renderers skip zero series) and reused ids count from their
+ * baseline. A late add from the id's previous pair can only raise a counter,
+ * so the difference never goes negative; it saturates anyway. Lock held. */
+static void rebase_ids(const ts_metrics *m, uint64_t *w) {
+  for (int id = 2; id < m->nmodels; id++) {
+    if (!m->retired[id] && !m->baseline[id]) continue;
+    for (size_t k = 0; k < ID_WORDS; k++) {
+      uint64_t *v = id_word(w, id, k);
+      uint64_t base = m->baseline[id] ? m->baseline[id][k] : 0;
+      *v = m->retired[id] || *v < base ? 0 : *v - base;
+    }
+  }
+}
+
 int ts_metrics_render(ts_metrics *m, char **out, size_t *len, ts_error *err) {
   int rc = 0;
   *out = NULL;
@@ -350,9 +422,10 @@ int ts_metrics_render(ts_metrics *m, char **out, size_t *len, ts_error *err) {
   if (!m) return ts_error_set(err, TS_EINVAL, "metrics: no registry");
   uint64_t *sum = malloc(SLOT_WORDS * sizeof *sum);
   if (!sum) return ts_error_set(err, TS_ENOMEM, "metrics: out of memory merging slots");
-  merge_slots(m, sum);
   ts__metrics_buf b = {.limit = m->max_render_bytes};
-  pthread_mutex_lock(&m->lock);
+  pthread_mutex_lock(&m->lock); /* baselines change under it */
+  merge_slots(m, sum);
+  rebase_ids(m, sum);
   ts__metrics_render_requests(&b, m, sum, lat_bounds_txt);
   ts__metrics_render_lifecycle(&b, m, load_bounds_txt);
   pthread_mutex_unlock(&m->lock);

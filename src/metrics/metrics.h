@@ -90,7 +90,14 @@ typedef enum ts_metrics_trigger {
 typedef struct ts_metrics_config {
   const char *build_version; /* treeserve_build_info{version=...}; NULL -> "unknown" */
   size_t max_render_bytes;   /* 0 = TS_METRICS_MAX_RENDER_BYTES (tests set it small) */
+  double reclaim_seconds;    /* 0 = TS_METRICS_RECLAIM_SECONDS: how long a retired id
+                                waits before another pair may take it */
 } ts_metrics_config;
+
+/* A retired id is reused only after this long, so requests still finishing on
+ * the retired version (they record after releasing their model) are never
+ * counted under the labels of the pair that takes the id next. */
+#define TS_METRICS_RECLAIM_SECONDS 60.0
 
 /* One finished request, recorded with ts_metrics_request_end. */
 typedef struct ts_metrics_request {
@@ -119,10 +126,14 @@ int ts_metrics_create(const ts_metrics_config *cfg, ts_metrics **out, ts_error *
 void ts_metrics_free(ts_metrics *m);
 
 /* Interns a (model, version) label pair and returns its id (>= 2), the same id
- * for the same pair; TS_METRICS_MODEL_OTHER once TS_METRICS_MAX_MODELS pairs
- * exist. Values longer than TS_METRICS_MAX_LABEL are cut. Thread-safe (mutex);
- * call it when a model is loaded, never per request. NULL m returns
- * TS_METRICS_MODEL_NONE. */
+ * for the same pair (a retired pair comes back with its counts). A new pair
+ * takes, in this order: the id retired longest ago, if retired for at least
+ * reclaim_seconds (its counts restart from zero under the new labels); a never
+ * used id; TS_METRICS_MODEL_OTHER once all TS_METRICS_MAX_MODELS ids are taken.
+ * Reusing retired ids keeps the exposition and the counter memory bounded by
+ * the versions served, not by every version ever loaded. Values longer than
+ * TS_METRICS_MAX_LABEL are cut. Thread-safe (mutex); call it when a model is
+ * loaded, never per request. NULL m returns TS_METRICS_MODEL_NONE. */
 int ts_metrics_intern(ts_metrics *m, const char *model, const char *version);
 
 /* --- Request path: lock-free, any thread. m may be NULL (no-op). --- */
@@ -151,11 +162,14 @@ void ts_metrics_model_load(ts_metrics *m, const char *model, double seconds, int
 void ts_metrics_reload(ts_metrics *m, ts_metrics_trigger trigger, int ok);
 
 /* Sets (replaces) the info series of interned id `id` (>= 2); `objective` is
- * copied (cut at TS_METRICS_MAX_LABEL). ts_metrics_model_info_clear removes it
- * (version unloaded or removed). */
+ * copied (cut at TS_METRICS_MAX_LABEL). */
 void ts_metrics_model_info_set(ts_metrics *m, int id, const char *objective, long num_trees,
                                long num_features, long num_class);
-void ts_metrics_model_info_clear(ts_metrics *m, int id);
+/* The (model, version) of id `id` (>= 2) stopped serving (unloaded or
+ * removed): every series with its labels, info included, leaves the
+ * exposition. ts_metrics_intern of the same pair brings them back; after
+ * reclaim_seconds another pair may take the id (see ts_metrics_intern). */
+void ts_metrics_retire(ts_metrics *m, int id);
 
 /* treeserve_models_ready gauge: number of (model, version) entries serving. */
 void ts_metrics_set_models_ready(ts_metrics *m, long n);

@@ -40,6 +40,9 @@
 #define OFF_CELLS 2
 #define OFF_MCELLS (OFF_CELLS + (size_t)TS_METRICS_MAX_MODELS * TS_METRICS_EP__COUNT * CELL_SIZE)
 #define SLOT_WORDS (OFF_MCELLS + (size_t)TS_METRICS_MAX_MODELS * MCELL_SIZE)
+/* Counters of one id: its cells (contiguous, one per endpoint), then its mcell. */
+#define ID_CELL_WORDS ((size_t)TS_METRICS_EP__COUNT * CELL_SIZE)
+#define ID_WORDS (ID_CELL_WORDS + MCELL_SIZE)
 
 static inline size_t cell_off(int model, int ep) {
   return OFF_CELLS + ((size_t)model * TS_METRICS_EP__COUNT + (size_t)ep) * CELL_SIZE;
@@ -74,6 +77,15 @@ struct ts_metrics {
   char model_label[TS_METRICS_MAX_MODELS][TS_METRICS_MAX_LABEL + 1];
   char version_label[TS_METRICS_MAX_MODELS][TS_METRICS_MAX_LABEL + 1];
   ts__metrics_info info[TS_METRICS_MAX_MODELS];
+  /* Retired ids (ts_metrics_retire): hidden from the exposition; retired_at is
+   * CLOCK_MONOTONIC seconds. baseline[id] (ID_WORDS, allocated on the first
+   * reuse of id) holds the id's merged counts when another pair took it: the
+   * exposition shows counts minus baseline, so reuse never writes to a slot
+   * (slots belong to their threads). */
+  bool retired[TS_METRICS_MAX_MODELS];
+  double retired_at[TS_METRICS_MAX_MODELS];
+  uint64_t *baseline[TS_METRICS_MAX_MODELS];
+  double reclaim_seconds;
   ts__metrics_load_row loads[TS_METRICS_MAX_MODELS]; /* last row: "_other" */
   int nloads;
   bool loads_other_used;

@@ -600,7 +600,7 @@ static int clear_dropped(ts_repo *r, const ts__repo_table *old, const ts__repo_t
                TS_LOG_S("version", ov->vstr));
       }
       if (ov->entry && (!nv || !nv->entry))
-        ts_metrics_model_info_clear(r->metrics, ov->entry->pub.metrics_id);
+        ts_metrics_retire(r->metrics, ov->entry->pub.metrics_id);
     }
   }
   return removed;

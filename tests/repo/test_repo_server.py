@@ -5,7 +5,8 @@ while a client keeps predicting:
 - a model file overwritten with garbage: the old model keeps serving, the
   index says why, the failure is logged and counted in /metrics; a good file
   again clears the reason;
-- a new version folder becomes the default; removing it falls back;
+- a new version folder becomes the default; removing it falls back, and its
+  series leave /metrics;
 - an invalid config.json keeps the previous settings (max_rows still applies);
 - unload stops serving (503) without touching readiness, load brings it back,
   load of a model whose config is broken fails with the reason;
@@ -133,9 +134,17 @@ try:
                             {"inputs": [{"name": "x", "shape": [1, 28], "datatype": "FP64", "data": ROW}]})
         return body.get("model_version") if st == 200 else None
     chk.ok(served_version() == "2", "version 2 is the default")
+
+    def m2_series():
+        text = srv.request("GET", "/metrics")[2].decode()
+        return [l for l in text.splitlines() if 'model="m",version="2"' in l]
+    chk.ok(any(l.startswith("treeserve_requests_total{") for l in m2_series())
+           and any(l.startswith("treeserve_model_info{") for l in m2_series()),
+           "/metrics has series for m/2 while it is served")
     shutil.rmtree(os.path.join(repo, "m", "2"))
     wait_for("version 2 removed", lambda: ("m", "2") not in index())
     chk.ok(served_version() == "1", "default falls back to version 1")
+    chk.ok(m2_series() == [], "a removed version's series leave /metrics: %s" % m2_series()[:2])
 
     # 3. invalid config.json: failure, previous settings stay (max_rows 2)
     before = metric('treeserve_model_loads_total{model="m",result="failure"}')

@@ -265,11 +265,106 @@ static void test_intern_cap_and_escaping(void **state) {
   assert_line(t, "treeserve_model_info{model=\"m0\",version=\"1\",objective=\"we\\\"ird\\\\obj\\nx__\","
                  "num_trees=\"60\",num_features=\"28\",num_class=\"1\"} 1");
   free(t);
-  ts_metrics_model_info_clear(m, 2);
+  ts_metrics_retire(m, 2);
   ts_metrics_model_info_set(m, 0, "ignored", 1, 1, 1); /* ids 0/1 carry no info */
   t = render(m);
   assert_null(strstr(t, "treeserve_model_info{"));
   free(t);
+  ts_metrics_free(m);
+}
+
+static void record(ts_metrics *m, int id, uint64_t rows) {
+  ts_metrics_request_begin(m);
+  ts_metrics_request_end(m, &(ts_metrics_request){.model = id, .endpoint = TS_METRICS_EP_INFER,
+                                                  .status = 200, .total_seconds = 0.001,
+                                                  .parse_seconds = 0.0001, .predict_seconds = -1,
+                                                  .write_seconds = -1, .rows = rows,
+                                                  .request_bytes = 10, .response_bytes = 20});
+}
+
+/* Retired (model, version) pairs leave the exposition, come back with their
+ * counts when served again, and lend their id to a new pair only after the
+ * reclaim delay, counting from zero under the new labels. */
+static void test_retire_and_reuse(void **state) {
+  (void)state;
+  ts_error err;
+  ts_metrics *m = NULL;
+  assert_int_equal(ts_metrics_create(&(ts_metrics_config){.reclaim_seconds = 1e-9}, &m, &err), 0);
+  int a = ts_metrics_intern(m, "m", "1");
+  ts_metrics_model_info_set(m, a, "binary", 1, 2, 1);
+  for (int i = 0; i < 3; i++) record(m, a, 5);
+  char *t = render(m);
+  assert_line(t, "treeserve_requests_total{model=\"m\",version=\"1\",endpoint=\"infer\",status=\"200\"} 3");
+  assert_line(t, "treeserve_predicted_rows_total{model=\"m\",version=\"1\"} 15");
+  free(t);
+
+  ts_metrics_retire(m, a);
+  t = render(m);
+  check_exposition(t);
+  assert_null(strstr(t, "version=\"1\""));
+  free(t);
+
+  /* the same pair again: same id, counts kept */
+  assert_int_equal(ts_metrics_intern(m, "m", "1"), a);
+  t = render(m);
+  assert_line(t, "treeserve_requests_total{model=\"m\",version=\"1\",endpoint=\"infer\",status=\"200\"} 3");
+  assert_null(strstr(t, "treeserve_model_info{")); /* info is set again by the loader */
+  free(t);
+
+  /* retired, then a new pair takes the id and counts from zero */
+  ts_metrics_retire(m, a);
+  int b = ts_metrics_intern(m, "m", "2");
+  assert_int_equal(b, a);
+  t = render(m);
+  check_exposition(t);
+  assert_null(strstr(t, "model=\"m\""));
+  free(t);
+  record(m, b, 7);
+  t = render(m);
+  check_exposition(t);
+  assert_line(t, "treeserve_requests_total{model=\"m\",version=\"2\",endpoint=\"infer\",status=\"200\"} 1");
+  assert_line(t, "treeserve_predicted_rows_total{model=\"m\",version=\"2\"} 7");
+  assert_line(t, "treeserve_request_bytes_total{model=\"m\",version=\"2\",endpoint=\"infer\"} 10");
+  assert_line(t, "treeserve_request_duration_seconds_count{model=\"m\",version=\"2\",endpoint=\"infer\"} 1");
+  assert_line(t, "treeserve_request_parse_duration_seconds_count{model=\"m\",version=\"2\"} 1");
+  assert_null(strstr(t, "version=\"1\""));
+  free(t);
+
+  /* a long run of versions, each retired when the next arrives, never runs
+   * out of ids: the table holds the served versions, not the history */
+  int maxid = 0;
+  for (int v = 3; v < 10 * TS_METRICS_MAX_MODELS; v++) {
+    char vs[16];
+    snprintf(vs, sizeof vs, "%d", v);
+    int id = ts_metrics_intern(m, "m", vs);
+    assert_true(id >= 2);
+    if (id > maxid) maxid = id;
+    record(m, id, 1);
+    ts_metrics_retire(m, b);
+    b = id;
+  }
+  assert_true(maxid < 6);
+  t = render(m);
+  check_exposition(t);
+  assert_null(strstr(t, "_other"));
+  char want[200];
+  snprintf(want, sizeof want, "treeserve_predicted_rows_total{model=\"m\",version=\"%d\"} 1",
+           10 * TS_METRICS_MAX_MODELS - 1);
+  assert_line(t, want);
+  free(t);
+  ts_metrics_free(m);
+
+  /* with the default delay a just-retired id is not lent: a new id is taken */
+  m = new_registry();
+  a = ts_metrics_intern(m, "m", "1");
+  ts_metrics_retire(m, a);
+  b = ts_metrics_intern(m, "m", "2");
+  assert_int_not_equal(b, a);
+  assert_true(b >= 2);
+  ts_metrics_retire(m, 0); /* ids 0/1 and unknown ids are ignored */
+  ts_metrics_retire(m, 1);
+  ts_metrics_retire(m, TS_METRICS_MAX_MODELS);
+  ts_metrics_retire(NULL, a);
   ts_metrics_free(m);
 }
 
@@ -547,6 +642,7 @@ int main(int argc, char **argv) {
       cmocka_unit_test(test_empty_registry),
       cmocka_unit_test(test_requests_and_histograms),
       cmocka_unit_test(test_intern_cap_and_escaping),
+      cmocka_unit_test(test_retire_and_reuse),
       cmocka_unit_test(test_lifecycle),
       cmocka_unit_test(test_render_limit),
       cmocka_unit_test(test_concurrent_totals),
