@@ -250,13 +250,16 @@ ts__api_done *ts__api_begin(ts_api *api, ts_http_req *req, ts_http_resp *resp) {
   return d;
 }
 
-const ts_repo_entry *ts__api_acquire(ts_api *api, ts_http_req *req, ts_http_resp *resp) {
+const ts_repo_entry *ts__api_acquire(ts_api *api, ts_http_req *req, ts_http_resp *resp, ts__api_done *done) {
   const ts_repo_entry *e = NULL;
   ts_error err;
   const char *ver = req->nparams > 1 ? req->params[1].ptr : NULL;
   size_t vlen = req->nparams > 1 ? req->params[1].len : 0;
   int rc = ts_repo_acquire(api->repo, req->params[0].ptr, req->params[0].len, ver, vlen, &e, &err);
-  if (rc == 0) return e;
+  if (rc == 0) {
+    done->model = e->metrics_id;
+    return e;
+  }
   ts_http_resp_error(resp, rc == TS_EBUSY ? 503 : 404, "%s", err.msg);
   return NULL;
 }
@@ -294,10 +297,8 @@ static void h_ready(void *ctx, ts_http_req *req, ts_http_resp *resp) {
 
 static void h_model_ready(void *ctx, ts_http_req *req, ts_http_resp *resp) {
   ts_api *api = ctx;
-  ts__api_done *d = ts__api_begin(api, req, resp);
-  const ts_repo_entry *e = ts__api_acquire(api, req, resp);
+  const ts_repo_entry *e = ts__api_acquire(api, req, resp, ts__api_begin(api, req, resp));
   if (!e) return;
-  d->model = e->metrics_id;
   ts_jw_lit(resp->body, "{\"name\":");
   ts_jw_cstr(resp->body, e->name);
   ts_jw_lit(resp->body, ",\"version\":");
@@ -308,10 +309,8 @@ static void h_model_ready(void *ctx, ts_http_req *req, ts_http_resp *resp) {
 
 static void h_model_meta(void *ctx, ts_http_req *req, ts_http_resp *resp) {
   ts_api *api = ctx;
-  ts__api_done *d = ts__api_begin(api, req, resp);
-  const ts_repo_entry *e = ts__api_acquire(api, req, resp);
+  const ts_repo_entry *e = ts__api_acquire(api, req, resp, ts__api_begin(api, req, resp));
   if (!e) return;
-  d->model = e->metrics_id;
   const ts_model *m = ts_forest_model(e->forest);
   int F = ts_model_num_features(m), K = ts_model_num_class(m);
   ts_jw *w = resp->body;

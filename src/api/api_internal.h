@@ -41,8 +41,10 @@ typedef struct ts__api_done {
 ts__api_done *ts__api_begin(ts_api *api, ts_http_req *req, ts_http_resp *resp);
 
 /* Acquires the model named by req->params[0] (and version params[1] if the
- * route captured one). On failure writes the 404/503 answer and returns NULL. */
-const ts_repo_entry *ts__api_acquire(ts_api *api, ts_http_req *req, ts_http_resp *resp);
+ * route captured one) and labels the request's metrics (done->model) with it.
+ * The caller releases it with ts_repo_release. On failure writes the 404/503
+ * answer and returns NULL. */
+const ts_repo_entry *ts__api_acquire(ts_api *api, ts_http_req *req, ts_http_resp *resp, ts__api_done *done);
 
 /* Parses the request JSON (tokens from the arena, bounded by the api's token
  * and depth limits). On failure writes a 400/413 answer and returns -1. */

@@ -80,9 +80,8 @@ static long explain_rows_limit(const ts_api *api, const ts_repo_entry *e) {
 void ts__api_explain(void *ctx, ts_http_req *req, ts_http_resp *resp) {
   ts_api *api = ctx;
   ts__api_done *done = ts__api_begin(api, req, resp);
-  const ts_repo_entry *e = ts__api_acquire(api, req, resp);
+  const ts_repo_entry *e = ts__api_acquire(api, req, resp, done);
   if (!e) return;
-  done->model = e->metrics_id;
   double t0 = ts_http_now();
   const ts_model *m = ts_forest_model(e->forest);
   const int F = ts_model_num_features(m);

@@ -376,9 +376,8 @@ static void write_response(ts_http_resp *resp, const ts_json_doc *doc, int id_to
 void ts__api_infer(void *ctx, ts_http_req *req, ts_http_resp *resp) {
   ts_api *api = ctx;
   ts__api_done *done = ts__api_begin(api, req, resp);
-  const ts_repo_entry *e = ts__api_acquire(api, req, resp);
+  const ts_repo_entry *e = ts__api_acquire(api, req, resp, done);
   if (!e) return;
-  done->model = e->metrics_id;
   double t0 = ts_http_now();
   const ts_model *m = ts_forest_model(e->forest);
   const int F = ts_model_num_features(m);

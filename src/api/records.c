@@ -102,9 +102,8 @@ int ts__api_parse_instances(ts_api *api, ts_http_req *req, ts_http_resp *resp, c
 void ts__api_records(void *ctx, ts_http_req *req, ts_http_resp *resp) {
   ts_api *api = ctx;
   ts__api_done *done = ts__api_begin(api, req, resp);
-  const ts_repo_entry *e = ts__api_acquire(api, req, resp);
+  const ts_repo_entry *e = ts__api_acquire(api, req, resp, done);
   if (!e) return;
-  done->model = e->metrics_id;
   double t0 = ts_http_now();
   const ts_model *m = ts_forest_model(e->forest);
   const int F = ts_model_num_features(m);

@@ -62,6 +62,7 @@ typedef struct conn {
   char *body;
   size_t body_len, body_cap;
   size_t received;          /* body bytes seen, including discarded ones */
+  bool nul_in_target;       /* the raw request target holds %00 (see on_uri) */
   /* slow-client reaper (see reaper_main) */
   struct conn *prev, *next; /* in the server's list, under conn_lock */
   int fd;
@@ -486,6 +487,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *mc, const ch
       set_early(c, 405, "method %s not allowed for %s", method, url);
     else if (!c->route)
       set_early(c, 404, "no route for %s %s", method, url);
+    if (c->nul_in_target) {
+      c->early_status = 0; /* whatever the cut path matched, the target is malformed */
+      set_early(c, 400, "the request target contains an encoded NUL byte (%%00)");
+    }
     /* One pass over the headers checks the framing and finds Content-Length. */
     framing fr;
     const char *bad_framing = framing_error(mc, &fr);
@@ -560,11 +565,13 @@ static void on_completed(void *cls, struct MHD_Connection *mc, void **req_cls,
 
 /* The request line arrived: the rest of the head has read_timeout_s. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc) {
-  (void)uri;
   ts_http_server *s = cls;
   const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
   conn *c = ci ? ci->socket_context : NULL;
   if (c) {
+    /* This is the target before percent-decoding: libmicrohttpd decodes %00
+     * into a NUL that would silently cut the path handed to the router. */
+    c->nul_in_target = uri && strstr(uri, "%00") != NULL;
     set_deadline(c, s->cfg.read_timeout_s);
     set_idle(c, false);
   }

@@ -497,6 +497,13 @@ def test_bench():
     rc, out, err = run("bench", "--model", m, "--input", X, "--seconds", "0.02", "--json", "--type", "contrib")
     check(rc == 0 and json.loads(out)["type"] == "contrib" and json.loads(out)["outputs_identical"],
           f"bench --type contrib ({err.strip()!r})")
+    # A phase stops when its time is up, even before the whole input was
+    # predicted; only the rows every mode reached are compared (and counted).
+    j = json.loads(out) if rc == 0 else {}
+    check(0 < j.get("compared_rows", 0) <= 500, "bench reports the rows it compared (%s)" % j.get("compared_rows"))
+    rc, out, err = run("bench", "--model", m, "--input", X, "--seconds", "0.5", "--json", "--type", "raw")
+    j = json.loads(out) if rc == 0 else {}
+    check(j.get("compared_rows") == 500, "bench: a long enough phase compares every row (%s)" % j.get("compared_rows"))
 
 
 def main():

@@ -28,6 +28,7 @@ import os
 import resource
 import select
 import socket
+import subprocess
 import sys
 import time
 
@@ -358,11 +359,32 @@ while alive and time.time() < deadline:
             poller.unregister(fd)
             del alive[fd]
 closed_by_server = len(conns) - len(alive)
+# Connects beyond the server's slots and its listen backlog (1024) have their
+# SYNs dropped by the kernel and retried at 1, 3, 7, 15, 31 s: on a loaded
+# machine some are still not connected at the deadline. Those never reached
+# the server; every connection that did must have been closed by it.
+never_connected = 0
+for c in alive.values():
+    try:
+        c.getpeername()
+    except OSError:
+        never_connected += 1
+# What the server holds now, and what waits in its listen queue (accepted by
+# the kernel, not yet by the server): tells "not accepting" from "not closing".
+server_fds_end = nfds()
+try:
+    listen_queue = subprocess.run(["ss", "-ltnH", "sport = :%d" % PORT], capture_output=True, text=True,
+                                  timeout=10).stdout.split()[1]
+except (OSError, IndexError, subprocess.SubprocessError):
+    listen_queue = "?"
 for c in conns:
     c.close()
-chk.ok(closed_by_server >= len(conns) - 5,
-       "%d idle connections (%d refused at connect): %d closed by the server within %.0fs (server fds peak %d)"
-       % (len(conns), refused, closed_by_server, time.time() - t0, server_fds_peak))
+chk.ok(closed_by_server + never_connected >= len(conns) - 5 and closed_by_server >= 2 * MAX_CONNECTIONS,
+       "%d idle connections (%d refused at connect): %d closed by the server within %.0fs, %d still not "
+       "connected (SYN retries against a full backlog); server fds peak %d, at the end %d with %s waiting "
+       "in its listen queue"
+       % (len(conns), refused, closed_by_server, time.time() - t0, never_connected, server_fds_peak, server_fds_end,
+          listen_queue))
 time.sleep(0.5)
 healthy("5,000 idle connections")
 
@@ -422,10 +444,20 @@ expect("records key with invalid UTF-8", post("/v1/models/pc:predict", b'{"insta
 for path in ["/v2/models/%ff%fe/infer", "/v2/models/a%01b/infer", "/v2/models/%7f/infer",
              "/v2/models/binary/versions/%ff/infer"]:
     expect("model path %s" % path, post(path, VALID), {400, 404})
-# %00 ends the decoded path early ("/v2/models/a"), which then matches a GET
-# route: 405 is a clear refusal too (nothing is served for "a\0b").
-for path in ["/v2/models/a%00b/infer", "/v2/models/binary/versions/1%00/infer"]:
-    expect("model path %s" % path, post(path, VALID), {400, 404, 405})
+# %00 would decode to a NUL that cuts the path ("/v2/models/a" is a GET
+# route): the server refuses the target before routing.
+for path in ["/v2/models/a%00b/infer", "/v2/models/binary/versions/1%00/infer", "/v2/models/binary%00/infer",
+             "/v2/health/ready%00"]:
+    got = post(path, VALID) if "infer" in path else srv.request("GET", path)
+    expect("path %s" % path, got, {400})
+    chk.ok(b"NUL" in got[2], "path %s: the error names the NUL (%r)" % (path, got[2][:120]))
+
+# A NUL inside a header name: libmicrohttpd refuses the line itself (its own
+# HTML 400). A NUL inside a header *value* cannot be seen from here: the
+# library cuts the value at it before we get it (noted in SECURITY.md).
+st, buf, closed = raw(b"GET /v2/health/ready HTTP/1.1\r\nHost: x\r\nX-A\x00b: 1\r\n\r\n", wait=2)
+chk.ok(st == [400], "NUL inside a header name -> 400 (got %s %r)" % (st, buf[:80]))
+healthy("NUL inside a header name")
 
 # ---- paths in model names and versions ----
 for path in ["/v2/models/..%2F..%2F..%2Fetc%2Fpasswd/infer", "/v2/models/%2Fetc%2Fpasswd/infer",
