@@ -10,6 +10,7 @@ void ts_model_free(ts_model *m) {
   for (int i = 0; m->feature_names && i < m->num_features; i++) free(m->feature_names[i]);
   for (int i = 0; m->feature_infos && i < m->num_features; i++) free(m->feature_infos[i]);
   free(m->feature_names);
+  free(m->name_slots);
   free(m->feature_infos);
   free(m->feature_is_categorical);
   for (int i = 0; i < m->num_pandas_columns; i++) {

@@ -168,6 +168,10 @@ struct ts_model {
   char **feature_names;      /* [num_features], as stored */
   char **feature_infos;      /* [num_features], as stored ("none", "[a:b]", "1:2:5") */
   bool *feature_is_categorical; /* [num_features] */
+  /* Feature name -> number (model_names.c): open addressing, name_mask + 1
+   * slots holding a feature number or -1. */
+  int32_t *name_slots;
+  size_t name_mask;
 
   int num_trees;
   ts_tree *trees;            /* [num_trees], iteration-major, class inside iteration */

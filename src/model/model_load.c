@@ -195,6 +195,7 @@ static int parse_header(load_ctx *c) {
     return rc;
   m->num_features = m->max_feature_idx + 1;
   if ((rc = hdr_list(c, H_FEATURE_NAMES, m->num_features, &m->feature_names)) != 0) return rc;
+  if (ts__names_index_build(m, c->err)) return failf(c, TS_ENOMEM, c->lx.line, "out of memory", NULL);
   if ((rc = hdr_list(c, H_FEATURE_INFOS, m->num_features, &m->feature_infos)) != 0) return rc;
   if (!(m->feature_is_categorical = calloc((size_t)m->num_features, sizeof(bool))) ||
       !(m->feature_importance = calloc((size_t)m->num_features, sizeof(double))))
@@ -318,12 +319,8 @@ static int parse_trailer(load_ctx *c) {
       double v;
       if (!eq || ts__parse_double(eq + 1, ln.e, &v) != 0)
         return failf(c, TS_EPARSE, c->lx.line, "feature_importances: expected name=value", NULL);
-      ts__span nm = {ln.s, eq};
-      for (int i = 0; i < m->num_features; i++)
-        if (ts__span_eq(nm, m->feature_names[i])) {
-          m->feature_importance[i] = v;
-          break;
-        }
+      int f = ts_model_find_feature(m, ln.s, (size_t)(eq - ln.s));
+      if (f >= 0) m->feature_importance[f] = v;
     }
     /* anything else after the trees is ignored (forward compatibility) */
   }

@@ -218,27 +218,6 @@ int ts__pandas_parse(ts_model *m, ts__span json, ts__span cat_param, int lineno,
 
 /* ---- lookups ------------------------------------------------------------------ */
 
-int ts_model_find_feature(const ts_model *m, const char *name, size_t len) {
-  /* Exact stored name first, then the original name (LightGBM stores
-   * whitespace as '_'). A linear scan: names are looked up once per input
-   * header, not per row. */
-  for (int pass = 0; pass < 2; pass++) {
-    for (int i = 0; i < m->num_features; i++) {
-      const char *f = m->feature_names[i];
-      size_t k = 0;
-      for (; k < len && f[k]; k++) {
-        char ch = name[k];
-        if (pass == 1 && (ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' ||
-                          ch == '\f'))
-          ch = '_';
-        if (ch != f[k]) break;
-      }
-      if (k == len && f[k] == 0) return i;
-    }
-  }
-  return -1;
-}
-
 int ts_model_pandas_categories(const ts_model *m, int i, const char *const **names) {
   if (i < 0 || i >= m->num_features || !m->pandas_of_feature || m->pandas_of_feature[i] < 0)
     return -1;

@@ -47,6 +47,10 @@ int ts__tree_parse(ts__lex *lx, int num_features, ts_tree *t, ts_error *err);
 /* Frees the arrays of one tree (not the struct). */
 void ts__tree_free(ts_tree *t);
 
+/* Builds m->name_slots from m->feature_names (model_names.c); replaces an
+ * earlier index. Errors: TS_ENOMEM. */
+int ts__names_index_build(ts_model *m, ts_error *err);
+
 /* Parses the objective line (everything after "objective="), fills
  * m->objective_name, transform, sigmoid. Checks num_class consistency. */
 int ts__objective_parse(ts_model *m, ts__span line, int lineno, const char *name, ts_error *err);

@@ -82,6 +82,62 @@ static void test_fixture_loads(void **state) {
   ts_model_free(m);
 }
 
+/* A wide model: every name found at its index through the hash index,
+ * whitespace read as '_', a repeated name resolves to its first feature,
+ * near misses are not found, and importances land on the named features. */
+static void test_wide_feature_names(void **state) {
+  (void)state;
+  enum { N = 20000 };
+  size_t cap = (size_t)N * 16 + 64;
+  char *names = malloc(cap), *infos = malloc(cap);
+  assert_non_null(names);
+  assert_non_null(infos);
+  size_t nl = (size_t)snprintf(names, cap, "feature_names=a b c_d"), il = (size_t)snprintf(infos, cap, "feature_infos=[0:1] [0:1] 0:1:2");
+  for (int i = 3; i < N; i++) {
+    nl += (size_t)snprintf(names + nl, cap - nl, i == 5 || i == 9 ? " dup" : " w%d", i);
+    il += (size_t)snprintf(infos + il, cap - il, " none");
+  }
+  char mfi[40];
+  snprintf(mfi, sizeof mfi, "max_feature_idx=%d", N - 1);
+  char *t1 = fixture_replace(kFixtureModel, "max_feature_idx=2", mfi);
+  char *t2 = fixture_replace(t1, "feature_names=a b c_d", names);
+  char *t3 = fixture_replace(t2, "feature_infos=[0:1] [0:1] 0:1:2", infos);
+  char *text = fixture_replace(t3, "a=1\n", "a=1\nw19999=7\nc_d=3\ndup=2\nnot_a_feature=5\n");
+  ts_model *m = NULL;
+  ts_error err = {0};
+  int rc = load(text, &m, &err);
+  if (rc) print_message("%s\n", err.msg);
+  assert_int_equal(rc, 0);
+  assert_int_equal(ts_model_num_features(m), N);
+  for (int i = 0; i < N; i++) {
+    const char *name = ts_model_feature_name(m, i);
+    int want = !strcmp(name, "dup") ? 5 : i;
+    assert_int_equal(ts_model_find_feature(m, name, strlen(name)), want);
+  }
+  assert_int_equal(ts_model_find_feature(m, "c d", 3), 2);
+  assert_int_equal(ts_model_find_feature(m, "c\td", 3), 2);
+  assert_int_equal(ts_model_find_feature(m, "w19999", 6), N - 1);
+  assert_int_equal(ts_model_find_feature(m, "w1999", 5), 1999);
+  assert_int_equal(ts_model_find_feature(m, "w20000", 6), -1);
+  assert_int_equal(ts_model_find_feature(m, "w 3", 3), -1);
+  assert_int_equal(ts_model_find_feature(m, "", 0), -1);
+  assert_int_equal(ts_model_find_feature(m, "w3\0", 3), -1); /* length counts, not the NUL */
+  assert_int_equal(ts_model_find_feature(m, "w3xyz", 2), 3);   /* the first len bytes only */
+  assert_int_equal(ts_model_find_feature(m, "w5", 2), -1);     /* feature 5 is "dup" */
+  assert_int_equal(ts_model_find_feature(m, "w30xyz", 3), 30);
+  assert_true(m->feature_importance[0] == 1.0);
+  assert_true(m->feature_importance[N - 1] == 7.0);
+  assert_true(m->feature_importance[2] == 3.0);
+  assert_true(m->feature_importance[5] == 2.0 && m->feature_importance[9] == 0.0);
+  ts_model_free(m);
+  free(text);
+  free(t3);
+  free(t2);
+  free(t1);
+  free(names);
+  free(infos);
+}
+
 static void test_find_feature_and_pandas(void **state) {
   (void)state;
   ts_model *m = NULL;
@@ -479,6 +535,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fixture_loads),
       cmocka_unit_test(test_find_feature_and_pandas),
+      cmocka_unit_test(test_wide_feature_names),
       cmocka_unit_test(test_pandas_null_numeric_and_surrogates),
       cmocka_unit_test(test_crlf_trailing_spaces_unknown_keys),
       cmocka_unit_test(test_empty_garbage_nul),
