@@ -359,14 +359,29 @@ while alive and time.time() < deadline:
             poller.unregister(fd)
             del alive[fd]
 closed_by_server = len(conns) - len(alive)
-# Connects beyond the server's slots and its listen backlog (1024) have their
-# SYNs dropped by the kernel and retried at 1, 3, 7, 15, 31 s: on a loaded
-# machine some are still not connected at the deadline. Those never reached
-# the server; every connection that did must have been closed by it.
+# Connects beyond the server's slots and its listen backlog (1024) are held
+# back by the kernel, not by the server: SYNs dropped and retried at 1, 3, 7,
+# 15, 31 s, or a handshake the client sees complete while the server's side
+# stays in SYN-RECV because the accept queue was full then (the client thinks
+# it is connected; the server never gets the socket, and an idle client never
+# learns otherwise). Only connections whose server side was established count:
+# every one of those must have been closed by the server.
+server_side = {}
+try:
+    for line in subprocess.run(["ss", "-tanH", "sport = :%d" % PORT], capture_output=True, text=True,
+                               timeout=10).stdout.splitlines():
+        f = line.split()
+        if len(f) >= 5 and f[0] != "LISTEN":
+            server_side[int(f[4].rsplit(":", 1)[1])] = f[0]
+except (OSError, ValueError, subprocess.SubprocessError):
+    pass
 never_connected = 0
 for c in alive.values():
     try:
+        port = c.getsockname()[1]
         c.getpeername()
+        if server_side.get(port, "SYN-RECV") == "SYN-RECV":
+            never_connected += 1
     except OSError:
         never_connected += 1
 # What the server holds now, and what waits in its listen queue (accepted by
@@ -381,7 +396,7 @@ for c in conns:
     c.close()
 chk.ok(closed_by_server + never_connected >= len(conns) - 5 and closed_by_server >= 2 * MAX_CONNECTIONS,
        "%d idle connections (%d refused at connect): %d closed by the server within %.0fs, %d still not "
-       "connected (SYN retries against a full backlog); server fds peak %d, at the end %d with %s waiting "
+       "accepted by the server's kernel (full backlog); server fds peak %d, at the end %d with %s waiting "
        "in its listen queue"
        % (len(conns), refused, closed_by_server, time.time() - t0, never_connected, server_fds_peak, server_fds_end,
           listen_queue))
