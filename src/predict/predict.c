@@ -15,6 +15,10 @@
  *    which turns unpredictable branches into independent dependency chains the
  *    CPU overlaps. Batches use lanes = rows of one tree; a single row uses
  *    lanes = consecutive trees;
+ *  - forests of small trees on narrow rows copy each block feature-major
+ *    first (descend_cols): the 8 lanes then share one base pointer, so their
+ *    node indices stay in registers, and one feature of 8 rows is one cache
+ *    line;
  *  - categorical, zero-as-missing and linear trees take a plain per-row path.
  * Nothing here allocates: output accumulates in the caller's buffer.
  */
@@ -28,6 +32,14 @@
 #define TS_BLOCK_BYTES (192 * 1024)
 #define TS_BLOCK_MIN_ROWS 32
 #define TS_BLOCK_MAX_ROWS 1024
+/* Feature-major blocks (descend_cols): TS_COLS rows per chunk, a constant so
+ * that a feature's offset is a shift; at most TS_TBUF_DOUBLES values per
+ * block (64 KB, per thread); used when the trees average at most
+ * TS_SMALL_TREE_BYTES of nodes (bigger trees want the long row-major blocks,
+ * which bring each tree back from memory less often). */
+#define TS_COLS 64
+#define TS_TBUF_DOUBLES 8192
+#define TS_SMALL_TREE_BYTES 2048
 
 /* Why the descents below do not call the reference ts__decision_left
  * (model_internal.h): it reads six per-node arrays of the parsed tree and
@@ -118,6 +130,49 @@ static inline void descend_rows(const ts_fnode *base, const double *const *x, ui
   }
   idx[0] = i0, idx[1] = i1, idx[2] = i2, idx[3] = i3;
   idx[4] = i4, idx[5] = i5, idx[6] = i6, idx[7] = i7;
+}
+
+/* One step of lane j over a feature-major chunk: lane j's value of feature f
+ * is xt[f * TS_COLS + j]. */
+#define TS_COL_STEP(j)                                            \
+  do {                                                            \
+    const ts_fnode *nd_ = base + i##j;                            \
+    uint32_t ff_ = nd_->ff;                                       \
+    all_leaves &= ff_;                                            \
+    double v_ = xt[(size_t)(ff_ & TS_FN_FEAT_MASK) * TS_COLS + j]; \
+    uint32_t left_ = (uint32_t)(v_ <= nd_->u.thr);                \
+    if (nan) left_ |= (uint32_t)isnan(v_) & (ff_ >> 28) & 1u;     \
+    uint32_t m_ = 0u - left_;                                     \
+    i##j = (m_ & (i##j + 1)) | (~m_ & (uint32_t)nd_->right);      \
+  } while (0)
+
+/* 8 consecutive rows of a feature-major chunk through one simple tree; the
+ * same step as descend_rows. Kept out of line (one copy per `nan`) so that
+ * the eight node indices get registers of their own. */
+static inline __attribute__((always_inline)) void descend_cols(const ts_fnode *base, const double *xt,
+                                                               uint32_t *idx, bool nan) {
+  uint32_t i0 = 0, i1 = 0, i2 = 0, i3 = 0, i4 = 0, i5 = 0, i6 = 0, i7 = 0;
+  for (;;) {
+    uint32_t all_leaves = TS_FN_LEAF;
+    TS_COL_STEP(0);
+    TS_COL_STEP(1);
+    TS_COL_STEP(2);
+    TS_COL_STEP(3);
+    TS_COL_STEP(4);
+    TS_COL_STEP(5);
+    TS_COL_STEP(6);
+    TS_COL_STEP(7);
+    if (all_leaves) break;
+  }
+  idx[0] = i0, idx[1] = i1, idx[2] = i2, idx[3] = i3;
+  idx[4] = i4, idx[5] = i5, idx[6] = i6, idx[7] = i7;
+}
+
+static __attribute__((noinline)) void descend_cols_nan(const ts_fnode *base, const double *xt, uint32_t *idx) {
+  descend_cols(base, xt, idx, true);
+}
+static __attribute__((noinline)) void descend_cols_plain(const ts_fnode *base, const double *xt, uint32_t *idx) {
+  descend_cols(base, xt, idx, false);
 }
 
 /* One row through 8 simple trees. */
@@ -232,10 +287,13 @@ static void raw_one_row(const ts_forest *f, int t0, int t1, const double *x, dou
   }
 }
 
-/* Raw scores of nb rows (a block) into ob (nb x K), tree by tree. */
+/* Raw scores of nb rows (a block) into ob (nb x K), tree by tree. xt, if not
+ * NULL, is the block feature-major in chunks of TS_COLS rows (see
+ * to_columns) and the simple trees read it instead of xb. */
 static void raw_block(const ts_forest *f, int t0, int t1, const double *xb, size_t nb,
-                      size_t stride, double *ob) {
+                      size_t stride, const double *xt, double *ob) {
   const size_t K = (size_t)f->num_class;
+  const size_t F = (size_t)f->num_features;
   /* Which lane groups hold a NaN somewhere: the others use the NaN-free step. */
   bool group_nan[TS_BLOCK_MAX_ROWS / TS_LANES];
   for (size_t g = 0; g * TS_LANES < nb; g++) {
@@ -254,7 +312,18 @@ static void raw_block(const ts_forest *f, int t0, int t1, const double *xb, size
       for (; r < nb; r++) ob[r * K + k] += v;
       continue;
     }
-    if (ft->simple) {
+    if (ft->simple && xt) {
+      for (; r + TS_LANES <= nb; r += TS_LANES) {
+        const double *chunk = xt + (r / TS_COLS) * F * TS_COLS + r % TS_COLS;
+        uint32_t idx[TS_LANES];
+        if (group_nan[r / TS_LANES])
+          descend_cols_nan(base, chunk, idx);
+        else
+          descend_cols_plain(base, chunk, idx);
+        for (int j = 0; j < TS_LANES; j++)
+          ob[(r + (size_t)j) * K + k] += leaf_value(f, ft, base + idx[j]);
+      }
+    } else if (ft->simple) {
       for (; r + TS_LANES <= nb; r += TS_LANES) {
         const double *x[TS_LANES];
         uint32_t idx[TS_LANES];
@@ -268,6 +337,16 @@ static void raw_block(const ts_forest *f, int t0, int t1, const double *xb, size
       }
     }
     for (; r < nb; r++) ob[r * K + k] += tree_output(f, t, xb + r * stride);
+  }
+}
+
+/* Copies nb rows feature-major into xt: chunk c (rows c*TS_COLS ...) holds
+ * F runs of TS_COLS values, feature by feature. */
+static void to_columns(const double *xb, size_t nb, size_t stride, size_t F, double *xt) {
+  for (size_t r = 0; r < nb; r++) {
+    double *dst = xt + (r / TS_COLS) * F * TS_COLS + r % TS_COLS;
+    const double *src = xb + r * stride;
+    for (size_t c = 0; c < F; c++) dst[c * TS_COLS] = src[c];
   }
 }
 
@@ -299,12 +378,24 @@ int ts_predict_rows(const ts_forest *f, const ts_predict_opts *opts, const doubl
   if (nrows < TS_LANES) {
     for (size_t r = 0; r < nrows; r++) raw_one_row(f, t0, t1, X + r * row_stride, out + r * K);
   } else {
-    size_t block = TS_BLOCK_BYTES / (row_stride * sizeof(double));
-    if (block < TS_BLOCK_MIN_ROWS) block = TS_BLOCK_MIN_ROWS;
+    const size_t F = (size_t)f->num_features;
+    /* The copy lives in thread-local storage: no allocation per call, and
+     * any number of threads may predict at once. */
+    static _Thread_local double tbuf[TS_TBUF_DOUBLES];
+    bool columns = f->num_nodes * sizeof(ts_fnode) <= (size_t)f->num_trees * TS_SMALL_TREE_BYTES &&
+                   F * TS_COLS <= TS_TBUF_DOUBLES;
+    size_t block;
+    if (columns) {
+      block = TS_TBUF_DOUBLES / F / TS_COLS * TS_COLS;
+    } else {
+      block = TS_BLOCK_BYTES / (row_stride * sizeof(double));
+      if (block < TS_BLOCK_MIN_ROWS) block = TS_BLOCK_MIN_ROWS;
+    }
     if (block > TS_BLOCK_MAX_ROWS) block = TS_BLOCK_MAX_ROWS;
     for (size_t b = 0; b < nrows; b += block) {
       size_t nb = nrows - b < block ? nrows - b : block;
-      raw_block(f, t0, t1, X + b * row_stride, nb, row_stride, out + b * K);
+      if (columns) to_columns(X + b * row_stride, nb, row_stride, F, tbuf);
+      raw_block(f, t0, t1, X + b * row_stride, nb, row_stride, columns ? tbuf : NULL, out + b * K);
     }
   }
   if (opts->type == TS_PREDICT_VALUE) {

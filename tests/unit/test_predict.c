@@ -481,24 +481,29 @@ static double random_input(uint64_t *st, const ts_model *m, int j, bool nan) {
 
 static void test_compiled_matches_reference(void **state) {
   (void)state;
-  enum { MODELS = 60, ROWS = 203 };
+  /* Every fifth model declares WIDE features (the trees use the first
+   * RT_NUM_FEATURES): too wide for the feature-major copy of a batch, so the
+   * row-pointer lane kernel runs instead. */
+  enum { MODELS = 60, ROWS = 203, WIDE = 600 };
   uint64_t st = 0x9E3779B97F4A7C15ULL;
-  double *X = malloc(sizeof(double) * ROWS * RT_NUM_FEATURES);
+  double *X = malloc(sizeof(double) * ROWS * WIDE);
   double *leaf = malloc(sizeof(double) * ROWS * 16), *raw = malloc(sizeof(double) * ROWS);
   assert_non_null(X);
   assert_non_null(leaf);
   assert_non_null(raw);
   for (int mi = 0; mi < MODELS; mi++) {
     bool all_simple = mi % 3 == 0, nan = mi % 4 != 1;
+    const int nf = mi % 5 == 4 ? WIDE : RT_NUM_FEATURES;
     int ntrees = 9 + rng_int(&st, 8); /* > 8: lanes of trees plus a remainder */
     sbuf b = {0};
     sb_printf(&b, "tree\nversion=v4\nnum_class=1\nnum_tree_per_iteration=1\nlabel_index=0\n"
                   "max_feature_idx=%d\nobjective=regression\nfeature_names=",
-              RT_NUM_FEATURES - 1);
-    for (int j = 0; j < RT_NUM_FEATURES; j++) sb_printf(&b, j ? " f%d" : "f%d", j);
+              nf - 1);
+    for (int j = 0; j < nf; j++) sb_printf(&b, j ? " f%d" : "f%d", j);
     sb_printf(&b, "\nfeature_infos=");
-    for (int j = 0; j < RT_NUM_FEATURES; j++)
-      sb_printf(&b, "%s%s", j ? " " : "", j < RT_FIRST_CAT ? "[-3:3]" : "0:1:2:3");
+    for (int j = 0; j < nf; j++)
+      sb_printf(&b, "%s%s", j ? " " : "",
+                j >= RT_NUM_FEATURES ? "none" : j < RT_FIRST_CAT ? "[-3:3]" : "0:1:2:3");
     sb_printf(&b, "\n\n");
     for (int t = 0; t < ntrees; t++) random_tree(&b, &st, t, all_simple);
     sb_printf(&b, "end of trees\n");
@@ -508,14 +513,13 @@ static void test_compiled_matches_reference(void **state) {
     assert_int_equal(m->num_trees, ntrees);
 
     for (int r = 0; r < ROWS; r++)
-      for (int j = 0; j < RT_NUM_FEATURES; j++)
-        X[r * RT_NUM_FEATURES + j] = random_input(&st, m, j, nan);
+      for (int j = 0; j < nf; j++) X[r * nf + j] = j < RT_NUM_FEATURES ? random_input(&st, m, j, nan) : 1.0;
     ts_predict_opts ol = {TS_PREDICT_LEAF, 0, 0}, orw = {TS_PREDICT_RAW, 0, 0};
     ts_error err;
-    assert_int_equal(ts_predict_rows(f, &ol, X, ROWS, RT_NUM_FEATURES, leaf, &err), 0);
-    assert_int_equal(ts_predict_rows(f, &orw, X, ROWS, RT_NUM_FEATURES, raw, &err), 0);
+    assert_int_equal(ts_predict_rows(f, &ol, X, ROWS, (size_t)nf, leaf, &err), 0);
+    assert_int_equal(ts_predict_rows(f, &orw, X, ROWS, (size_t)nf, raw, &err), 0);
     for (int r = 0; r < ROWS; r++) {
-      const double *x = X + r * RT_NUM_FEATURES;
+      const double *x = X + r * nf;
       double seen[RT_NUM_FEATURES], want = 0.0, one;
       for (int j = 0; j < RT_NUM_FEATURES; j++) seen[j] = ts__zero_clamp(x[j]);
       for (int t = 0; t < ntrees; t++) {
@@ -529,7 +533,7 @@ static void test_compiled_matches_reference(void **state) {
         want += m->trees[t].leaf_value[l]; /* in tree order from 0.0, as predict sums */
       }
       assert_bits(raw[r], want);
-      assert_int_equal(ts_predict_rows(f, &orw, x, 1, RT_NUM_FEATURES, &one, &err), 0);
+      assert_int_equal(ts_predict_rows(f, &orw, x, 1, (size_t)nf, &one, &err), 0);
       assert_bits(one, want);
     }
     ts_forest_free(f);
