@@ -341,6 +341,10 @@ print("requests: %d in %.0fs (%.0f/s): valid %d ok / %d failed, invalid %d answe
 print("memory: first %ds mean %.1f MiB, last %ds mean %.1f MiB (%+.1f%%)" % (
     win, first_rss, win, last_rss, 100 * (last_rss - first_rss) / first_rss))
 print("memory slope over the second half: %+.3f MiB/min" % slope)
+# the curve in numbers: mean RSS of each minute (of each tenth of a short run)
+step = 60 if len(rss_mib) >= 600 else max(1, len(rss_mib) // 10)
+print("memory by %ds window (MiB): %s" % (step, " ".join(
+    "%.2f" % (sum(rss_mib[i:i + step]) / len(rss_mib[i:i + step])) for i in range(0, len(rss_mib), step))))
 print("fds:    first %ds mean %.1f (max %d), last %ds mean %.1f (max %d)"
       % (win, first_fd, first_fd_max, win, last_fd, last_fd_max))
 for fl in failures:
