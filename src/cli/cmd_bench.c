@@ -7,9 +7,10 @@
  * batch phases cycle through the input in blocks of up to
  * TS_BENCH_BLOCK_ROWS rows, smaller when the single-row phase showed that a
  * block would not fit a quarter of the phase, so a slow model (SHAP on a big
- * forest) on a large input is not held to a whole pass. A benchmark prints numbers; it never fails on speed. The rows
- * every phase reached (a prefix of the input) are compared bit for bit
- * between the three modes, so a fast wrong result cannot go unnoticed.
+ * forest) on a large input is not held to a whole pass. A benchmark prints
+ * numbers; it never fails on speed. The rows every phase reached (a prefix of
+ * the input) are compared bit for bit between the three modes, so a fast
+ * wrong result cannot go unnoticed.
  */
 #include <limits.h>
 #include <math.h>
@@ -29,7 +30,7 @@
 /* Single-row calls between two clock reads. */
 #define TS_BENCH_CLOCK_EVERY 64
 /* Most rows per call in the batch phases (whole input when smaller); slow
- * models get smaller blocks (see block_rows). */
+ * models get smaller blocks (see `block` in ts_cmd_bench). */
 #define TS_BENCH_BLOCK_ROWS 4096
 
 static const char *const k_types[] = {"value", "raw", "leaf", "contrib", NULL};

@@ -166,8 +166,7 @@ static bool reuse_id(ts_metrics *m, int id) {
   merge_slots(m, sum);
   for (size_t k = 0; k < ID_WORDS; k++) m->baseline[id][k] = *id_word(sum, id, k);
   free(sum);
-  m->info[id].set = false;
-  return true;
+  return true; /* its info series went when it was retired */
 }
 
 int ts_metrics_intern(ts_metrics *m, const char *model, const char *version) {

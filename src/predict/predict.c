@@ -88,16 +88,20 @@ static inline uint32_t descend(const ts_forest *f, const ts_fnode *base, const d
   }
 }
 
-/* One branch-free step of a simple tree: left = x <= thr, or NaN and
- * NAN_LEFT; leaves loop on themselves. When the caller knows the rows hold no
- * NaN (`nan` is a compile-time constant after inlining) the NaN test goes. */
-static inline uint32_t step(const ts_fnode *nd, uint32_t i, const double *x, bool nan) {
-  uint32_t ff = nd->ff;
-  double v = x[ff & TS_FN_FEAT_MASK];
+/* One branch-free step of a simple tree, given the row's value v of the
+ * node's feature: left = v <= thr, or NaN and NAN_LEFT; leaves loop on
+ * themselves. When the caller knows the rows hold no NaN (`nan` is a
+ * compile-time constant after inlining) the NaN test goes. */
+static inline uint32_t step_on(const ts_fnode *nd, uint32_t i, double v, bool nan) {
   uint32_t left = (uint32_t)(v <= nd->u.thr);
-  if (nan) left |= (uint32_t)isnan(v) & (ff >> 28) & 1u;
+  if (nan) left |= (uint32_t)isnan(v) & (nd->ff >> 28) & 1u;
   uint32_t m = 0u - left;
   return (m & (i + 1)) | (~m & (uint32_t)nd->right);
+}
+
+/* The same step reading the value from a row. */
+static inline uint32_t step(const ts_fnode *nd, uint32_t i, const double *x, bool nan) {
+  return step_on(nd, i, x[nd->ff & TS_FN_FEAT_MASK], nan);
 }
 
 /* The lane kernels are unrolled by hand (8 lanes) so that every lane's node
@@ -134,16 +138,12 @@ static inline void descend_rows(const ts_fnode *base, const double *const *x, ui
 
 /* One step of lane j over a feature-major chunk: lane j's value of feature f
  * is xt[f * TS_COLS + j]. */
-#define TS_COL_STEP(j)                                            \
-  do {                                                            \
-    const ts_fnode *nd_ = base + i##j;                            \
-    uint32_t ff_ = nd_->ff;                                       \
-    all_leaves &= ff_;                                            \
-    double v_ = xt[(size_t)(ff_ & TS_FN_FEAT_MASK) * TS_COLS + j]; \
-    uint32_t left_ = (uint32_t)(v_ <= nd_->u.thr);                \
-    if (nan) left_ |= (uint32_t)isnan(v_) & (ff_ >> 28) & 1u;     \
-    uint32_t m_ = 0u - left_;                                     \
-    i##j = (m_ & (i##j + 1)) | (~m_ & (uint32_t)nd_->right);      \
+#define TS_COL_STEP(j)                                                                  \
+  do {                                                                                  \
+    const ts_fnode *nd_ = base + i##j;                                                  \
+    uint32_t ff_ = nd_->ff;                                                             \
+    all_leaves &= ff_;                                                                  \
+    i##j = step_on(nd_, i##j, xt[(size_t)(ff_ & TS_FN_FEAT_MASK) * TS_COLS + j], nan); \
   } while (0)
 
 /* 8 consecutive rows of a feature-major chunk through one simple tree; the
